@@ -1,0 +1,205 @@
+"""The frame schemas shared by the store, import/export, sample data and analytics.
+
+Two shapes:
+
+* **tables** (:class:`Dataset`): one frame per database table, integer ids, as the
+  sample generator writes them and :meth:`kor.store.Store.load_dataset` bulk-loads them;
+* **the session table** (:func:`session_table`): one row per session, the shape every
+  analytics function takes, so a researcher can build it from their own data.
+
+Session table columns (:data:`SESSION_COLUMNS`):
+
+==================  =================================================================
+client              pseudonymous client code (str)
+episode             episode id (int)
+team                team code (str)
+clinician           clinician username (str)
+age_group           ``under_6`` | ``age_6_12`` | ``age_13_17`` | ``adult``
+episode_start       date the episode started (datetime64)
+episode_end         date it ended, NaT while open
+end_reason          ``completed`` | ``dropout`` | ``referred`` | ``moved`` | ``other`` | None
+session_date        date of the session (datetime64)
+session_no          number of the session within the episode, 1-based (int)
+format              ``individual`` | ``group``
+outcome_measure     code of the outcome measure given (ORS, CORS, ...), None if missing
+outcome             its total, 0.0-40.0, NaN if not recorded
+alliance_measure    code of the alliance measure given (SRS, CSRS, GSRS, ...), None if missing
+alliance            its total, 0.0-40.0, NaN if not recorded
+alliance_min_item   lowest alliance item, 0.0-10.0, NaN if not recorded
+==================  =================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kor import measures
+from kor.errors import MissingColumnsError
+
+__all__ = ["TABLE_COLUMNS", "SESSION_COLUMNS", "Dataset", "session_table", "require_columns"]
+
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "teams": ("team_id", "code", "name"),
+    "users": ("user_id", "username", "display_name", "role", "team_id"),
+    "clients": ("client_id", "code", "birth_year", "age_group", "team_id"),
+    "episodes": ("episode_id", "client_id", "clinician_id", "start_date", "end_date", "end_reason"),
+    "sessions": ("session_id", "episode_id", "number", "session_date", "clinician_id", "format"),
+    "measurements": (
+        "measurement_id",
+        "session_id",
+        "measure",
+        "item1",
+        "item2",
+        "item3",
+        "item4",
+        "total",
+        "entered_by",
+        "entered_at",
+    ),
+}
+_DATE_COLUMNS = {
+    "episodes": ("start_date", "end_date"),
+    "sessions": ("session_date",),
+    "measurements": ("entered_at",),
+}
+
+SESSION_COLUMNS: tuple[str, ...] = (
+    "client",
+    "episode",
+    "team",
+    "clinician",
+    "age_group",
+    "episode_start",
+    "episode_end",
+    "end_reason",
+    "session_date",
+    "session_no",
+    "format",
+    "outcome_measure",
+    "outcome",
+    "alliance_measure",
+    "alliance",
+    "alliance_min_item",
+)
+
+
+def require_columns(frame: pd.DataFrame, columns: tuple[str, ...] | list[str], where: str) -> None:
+    """Raise :class:`MissingColumnsError` naming every column of ``columns`` not in ``frame``."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise MissingColumnsError(missing, where=where)
+
+
+@dataclass
+class Dataset:
+    """All tables of a data set as frames (ids are integers, dates datetime64)."""
+
+    teams: pd.DataFrame
+    users: pd.DataFrame
+    clients: pd.DataFrame
+    episodes: pd.DataFrame
+    sessions: pd.DataFrame
+    measurements: pd.DataFrame
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            require_columns(getattr(self, f.name), TABLE_COLUMNS[f.name], where=f.name)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Table name -> frame, in load order (parents first)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def to_csv(self, directory: str | Path) -> list[Path]:
+        """Write one UTF-8 CSV per table into ``directory`` (created if missing)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, frame in self.tables().items():
+            path = directory / f"{name}.csv"
+            out = frame.loc[:, list(TABLE_COLUMNS[name])].copy()
+            for col in _DATE_COLUMNS.get(name, ()):
+                fmt = "%Y-%m-%dT%H:%M:%S" if col == "entered_at" else "%Y-%m-%d"
+                out[col] = pd.to_datetime(out[col]).dt.strftime(fmt)
+            tmp = path.with_suffix(".csv.tmp")
+            out.to_csv(tmp, index=False, lineterminator="\n")
+            tmp.replace(path)
+            written.append(path)
+        return written
+
+    @classmethod
+    def read_csv(cls, directory: str | Path) -> Dataset:
+        """Read the tables written by :meth:`to_csv`."""
+        directory = Path(directory)
+        frames = {}
+        for name, columns in TABLE_COLUMNS.items():
+            frame = pd.read_csv(directory / f"{name}.csv", keep_default_na=True)
+            require_columns(frame, columns, where=f"{name}.csv")
+            for col in _DATE_COLUMNS.get(name, ()):
+                frame[col] = pd.to_datetime(frame[col])
+            for col in ("team_id", "birth_year"):
+                if col in frame.columns:
+                    frame[col] = frame[col].astype("Int64")
+            for col in ("end_reason",):
+                if col in frame.columns:
+                    frame[col] = frame[col].astype("object").where(frame[col].notna(), None)
+            frames[name] = frame
+        return cls(**frames)
+
+
+def session_table(data: Dataset) -> pd.DataFrame:
+    """Join the tables into the session table (one row per session, :data:`SESSION_COLUMNS`).
+
+    The outcome and alliance totals are taken from whichever declared measure of
+    that kind was recorded for the session; ``alliance_min_item`` is the lowest of
+    the alliance measure's items.
+    """
+    kinds = {code: m.kind for code, m in measures.MEASURES.items()}
+    meas = data.measurements
+    kind = meas["measure"].map(kinds)
+    items = meas.loc[:, ["item1", "item2", "item3", "item4"]]
+    outcome = meas.loc[kind == "outcome", ["session_id", "measure", "total"]].rename(
+        columns={"measure": "outcome_measure", "total": "outcome"}
+    )
+    alliance = meas.loc[kind == "alliance", ["session_id", "measure", "total"]].rename(
+        columns={"measure": "alliance_measure", "total": "alliance"}
+    )
+    alliance["alliance_min_item"] = items.loc[kind == "alliance"].min(axis=1).to_numpy()
+    outcome = outcome.drop_duplicates("session_id", keep="last")
+    alliance = alliance.drop_duplicates("session_id", keep="last")
+
+    users = data.users.set_index("user_id")["username"]
+    teams = data.teams.set_index("team_id")["code"]
+    clients = data.clients.set_index("client_id")
+    ep = data.episodes.set_index("episode_id")
+
+    s = data.sessions
+    out = pd.DataFrame(
+        {
+            "session_id": s["session_id"].to_numpy(),
+            "episode": s["episode_id"].to_numpy(),
+            "session_date": pd.to_datetime(s["session_date"]).to_numpy(),
+            "session_no": s["number"].astype("int64").to_numpy(),
+            "format": s["format"].to_numpy(),
+            "clinician": s["clinician_id"].map(users).to_numpy(),
+        }
+    )
+    client_id = out["episode"].map(ep["client_id"])
+    out["client"] = client_id.map(clients["code"]).to_numpy()
+    out["team"] = client_id.map(clients["team_id"]).map(teams).to_numpy()
+    out["age_group"] = client_id.map(clients["age_group"]).to_numpy()
+    out["episode_start"] = pd.to_datetime(out["episode"].map(ep["start_date"]))
+    out["episode_end"] = pd.to_datetime(out["episode"].map(ep["end_date"]))
+    reason = out["episode"].map(ep["end_reason"])
+    out["end_reason"] = reason.astype("object").where(reason.notna(), None)
+    out = out.merge(outcome, on="session_id", how="left").merge(alliance, on="session_id", how="left")
+    out = out.sort_values(["episode", "session_no"], kind="stable").reset_index(drop=True)
+    for col in ("outcome", "alliance", "alliance_min_item"):
+        out[col] = out[col].astype("float64")
+    for col in ("outcome_measure", "alliance_measure"):
+        out[col] = out[col].astype("object").where(out[col].notna(), None)
+    out["session_no"] = out["session_no"].astype(np.int64)
+    return out.loc[:, list(SESSION_COLUMNS)]

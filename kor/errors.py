@@ -104,7 +104,9 @@ class ImportFileError(KorError):
     def __init__(self, path: str, problems: list[ValidationError]) -> None:
         self.path = path
         self.problems = problems
-        super().__init__(f"{path}: {len(problems)} problem(s); first: {problems[0] if problems else ''}")
+        super().__init__(
+            f"{path}: {len(problems)} problem(s); first: {problems[0] if problems else ''}"
+        )
 
     def report(self, language: str | None = None) -> str:
         """One line per problem, in the user's language."""

@@ -195,7 +195,9 @@ def session_table(data: Dataset) -> pd.DataFrame:
     out["episode_end"] = pd.to_datetime(out["episode"].map(ep["end_date"]))
     reason = out["episode"].map(ep["end_reason"])
     out["end_reason"] = reason.astype("object").where(reason.notna(), None)
-    out = out.merge(outcome, on="session_id", how="left").merge(alliance, on="session_id", how="left")
+    out = out.merge(outcome, on="session_id", how="left").merge(
+        alliance, on="session_id", how="left"
+    )
     out = out.sort_values(["episode", "session_no"], kind="stable").reset_index(drop=True)
     for col in ("outcome", "alliance", "alliance_min_item"):
         out[col] = out[col].astype("float64")

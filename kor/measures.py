@@ -285,9 +285,7 @@ def score(measure: Measure, values: Mapping[str, object]) -> dict[str, float]:
     for item in measure.items:
         name = f"{measure.code}.{item}"
         if item not in values:
-            raise ValidationError(
-                "error.missing_item", field=name, item=measure.item_label(item)
-            )
+            raise ValidationError("error.missing_item", field=name, item=measure.item_label(item))
         number = _as_number(values[item], name)
         if not low <= number <= high:
             raise OutOfRangeError("error.out_of_range", field=name, low=low, high=high)
@@ -317,5 +315,7 @@ def configure(settings: Mapping[str, Mapping[str, object]]) -> None:
             raise ValueError(f"configuration names unknown measure {code!r}")
         bad = set(overrides) - allowed
         if bad:
-            raise ValueError(f"measure {code}: cannot configure {sorted(bad)}; allowed {sorted(allowed)}")
+            raise ValueError(
+                f"measure {code}: cannot configure {sorted(bad)}; allowed {sorted(allowed)}"
+            )
         MEASURES[code] = replace(MEASURES[code], **overrides)  # type: ignore[arg-type]

@@ -1,0 +1,81 @@
+"""Where the data lives and who is acting, from the environment and a service's config file.
+
+Settings (environment first, then defaults):
+
+* ``KOR_DATA_DIR``: directory of the embedded database and keys (default ``./var``,
+  outside the served ``notebooks/`` folder so no data file can be served).
+* ``KOR_DATABASE_URL``: a SQLAlchemy URL; default the SQLite file ``<data dir>/kor.sqlite``.
+  PostgreSQL: ``postgresql+psycopg://user@host:5432/db``.
+* ``KOR_USER`` / ``KOR_ROLE`` / ``KOR_TEAM``: the single local user of the embedded default
+  (JupyterHub sets ``JUPYTERHUB_USER``; its role is then looked up in the database).
+* ``KOR_CONFIG``: a TOML file with a service's settings::
+
+      [measures.ORS]
+      reliable_change = 5.0
+      cutoffs = { adult = 25.0, age_13_17 = 28.0 }
+
+      [wording."measure.ORS.item.individually"]   # licensed wording, if the service has it
+      nb = "..."
+      en = "..."
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from kor.access import Actor
+from kor.errors import ConfigError
+
+__all__ = ["data_dir", "database_url", "local_actor", "load_service_config", "apply_service_config"]
+
+
+def data_dir() -> Path:
+    """The data directory (created if missing)."""
+    path = Path(os.environ.get("KOR_DATA_DIR", "var")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def database_url() -> str:
+    """The database URL: ``KOR_DATABASE_URL`` or the embedded SQLite file."""
+    url = os.environ.get("KOR_DATABASE_URL")
+    if url:
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        return url
+    return f"sqlite:///{data_dir() / 'kor.sqlite'}"
+
+
+def local_actor() -> Actor:
+    """The acting user of a single-user installation (the embedded default)."""
+    username = os.environ.get("JUPYTERHUB_USER") or os.environ.get("KOR_USER") or "admin"
+    role = os.environ.get("KOR_ROLE", "admin")
+    return Actor(username=username, role=role, team=os.environ.get("KOR_TEAM") or None)
+
+
+def load_service_config(path: str | Path | None = None) -> dict[str, Any]:
+    """Read the service's TOML settings (``KOR_CONFIG``); empty if none is configured."""
+    path = path or os.environ.get("KOR_CONFIG")
+    if not path:
+        return {}
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read configuration {path}: {exc}") from None
+
+
+def apply_service_config(settings: dict[str, Any]) -> None:
+    """Apply measure settings and licensed wording from a loaded configuration."""
+    from kor import i18n, measures
+
+    unknown = set(settings) - {"measures", "wording", "flags"}
+    if unknown:
+        raise ConfigError(f"unknown configuration sections: {sorted(unknown)}")
+    try:
+        measures.configure(settings.get("measures", {}))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    i18n.add_overrides(settings.get("wording", {}))

@@ -1,0 +1,1039 @@
+"""The store: the only module that speaks SQL (SQLAlchemy 2 Core, Alembic migrations).
+
+SQLite file by default (WAL, busy timeout, foreign keys on; writers take the lock
+at BEGIN so two writers queue instead of failing with «database is locked»),
+PostgreSQL when ``KOR_DATABASE_URL`` says so. Migrations run when a store is opened.
+
+Every public read and write takes the acting user (:class:`kor.access.Actor`) as
+its first argument; :mod:`kor.access` decides which clients that actor may see,
+and this module filters every client-level query by it. Every write is one
+transaction and lands in the ``audit`` table in the same transaction, so a write
+and its audit row exist together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from kor import config, measures
+from kor.access import Actor, client_scope, require_role
+from kor.errors import (
+    AccessDenied,
+    ConflictError,
+    ImportFileError,
+    StoreError,
+    ValidationError,
+)
+from kor.frames import TABLE_COLUMNS, Dataset, session_table
+from kor.pseudonyms import check_client_code
+from kor.store import schema
+
+__all__ = ["Store", "ImportSummary", "EXPORT_COLUMNS", "open_store"]
+
+ITEM_COLUMNS = ("item1", "item2", "item3", "item4")
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "client_code",
+    "age_group",
+    "birth_year",
+    "team",
+    "clinician",
+    "episode_start",
+    "session_date",
+    "session_no",
+    "format",
+    "measure",
+    *ITEM_COLUMNS,
+    "total",
+)
+_WRITE_ROLES = ("clinician", "team_lead", "admin")
+_MIGRATION_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What an import added; ``unchanged`` counts rows already stored with the same values."""
+
+    clients: int
+    episodes: int
+    sessions: int
+    measurements: int
+    unchanged: int
+
+
+def _now() -> datetime:
+    return datetime.now().replace(microsecond=0)
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return pd.Timestamp(value).date()
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    """WAL, busy timeout, foreign keys; writers BEGIN IMMEDIATE, readers plain BEGIN."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn):  # noqa: ANN001
+        if conn.get_execution_options().get("kor_read"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Store:
+    """A connection to the workbench database. Open with :meth:`open`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, url: str | None = None, *, migrate: bool = True) -> Store:
+        """Open the database at ``url`` (default: :func:`kor.config.database_url`).
+
+        Runs pending migrations unless ``migrate`` is False.
+        """
+        url = url or config.database_url()
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            _sqlite_setup(engine)
+        else:
+            engine = sa.create_engine(url, pool_pre_ping=True)
+        store = cls(engine)
+        if migrate:
+            store.upgrade()
+        return store
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
+
+    def upgrade(self) -> str:
+        """Run Alembic migrations up to head; returns the revision now in force."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with _MIGRATION_LOCK, self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242)")
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        return self.revision()
+
+    def revision(self) -> str | None:
+        """The migration revision of the database."""
+        with self._read() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+    # ------------------------------------------------------------ transactions
+    def _read(self):  # noqa: ANN202
+        return self.engine.connect().execution_options(kor_read=True)
+
+    def _audit(
+        self,
+        conn: Connection,
+        actor: Actor,
+        action: str,
+        entity: str,
+        entity_id: int | None = None,
+        **detail: Any,
+    ) -> None:
+        conn.execute(
+            schema.audit.insert().values(
+                at=_now(),
+                username=actor.username,
+                role=actor.role,
+                action=action,
+                entity=entity,
+                entity_id=entity_id,
+                detail=json.dumps(detail, default=str, ensure_ascii=False) if detail else None,
+            )
+        )
+
+    def _next_ids(self, conn: Connection, table: sa.Table, count: int) -> list[int]:
+        """Ids for ``count`` new rows (we hold the write lock, so no one else takes them)."""
+        start = conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar()
+        return list(range(start + 1, start + 1 + count))
+
+    def _sync_sequences(self, conn: Connection, tables: Iterable[sa.Table]) -> None:
+        """After inserting explicit ids on PostgreSQL, move each id sequence past them."""
+        if self.dialect != "postgresql":
+            return
+        for table in tables:
+            conn.exec_driver_sql(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
+            )
+
+    def _lock_for_bulk(self, conn: Connection) -> None:
+        if self.dialect == "postgresql":
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4343)")
+
+    # --------------------------------------------------------- reference data
+    def add_team(self, actor: Actor, code: str, name: str) -> int:
+        """Create a team (admin)."""
+        require_role(actor, "admin")
+        with self.engine.begin() as conn:
+            team_id = conn.execute(
+                schema.team.insert().values(code=code, name=name).returning(schema.team.c.id)
+            ).scalar_one()
+            self._audit(conn, actor, "create", "team", team_id)
+        return team_id
+
+    def add_user(
+        self,
+        actor: Actor,
+        username: str,
+        role: str,
+        *,
+        display_name: str | None = None,
+        team: str | None = None,
+    ) -> int:
+        """Create a user with a role (admin). ``team`` is a team code."""
+        require_role(actor, "admin")
+        Actor(username=username, role=role)  # validates role
+        with self.engine.begin() as conn:
+            team_id = self._team_id(conn, team) if team else None
+            user_id = conn.execute(
+                schema.app_user.insert()
+                .values(
+                    username=username,
+                    display_name=display_name or username,
+                    role=role,
+                    team_id=team_id,
+                    active=True,
+                )
+                .returning(schema.app_user.c.id)
+            ).scalar_one()
+            self._audit(conn, actor, "create", "app_user", user_id, role=role)
+        return user_id
+
+    def actor_for(self, username: str) -> Actor:
+        """The :class:`Actor` of a stored user (role and team from the database)."""
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(schema.app_user.c.role, schema.team.c.code)
+                .select_from(schema.app_user.outerjoin(schema.team))
+                .where(schema.app_user.c.username == username, schema.app_user.c.active)
+            ).first()
+        if row is None:
+            raise AccessDenied("error.unknown_user", username=username)
+        return Actor(username=username, role=row.role, team=row.code)
+
+    def _team_id(self, conn: Connection, code: str) -> int:
+        team_id = conn.execute(
+            sa.select(schema.team.c.id).where(schema.team.c.code == code)
+        ).scalar()
+        if team_id is None:
+            raise ValidationError("error.not_found", field="team", what=code)
+        return team_id
+
+    def _user_id(self, conn: Connection, username: str) -> int:
+        user_id = conn.execute(
+            sa.select(schema.app_user.c.id).where(schema.app_user.c.username == username)
+        ).scalar()
+        if user_id is None:
+            raise ValidationError("error.unknown_user", field="clinician", username=username)
+        return user_id
+
+    # ------------------------------------------------------ clients, episodes
+    def add_client(
+        self,
+        actor: Actor,
+        code: str,
+        *,
+        team: str,
+        age_group: str | None = None,
+        birth_year: int | None = None,
+        on: date | None = None,
+    ) -> int:
+        """Register a client by pseudonymous code; age group from birth year if not given."""
+        require_role(actor, *_WRITE_ROLES)
+        if actor.role == "team_lead" and team != actor.team:
+            raise AccessDenied()
+        check_client_code(code)
+        if age_group is None:
+            if birth_year is None:
+                raise ValidationError("error.required", field="age_group")
+            age_group = measures.age_group_for(birth_year, on or date.today())
+        if age_group not in measures.AGE_GROUPS:
+            raise ValidationError("error.unknown_age_group", field="age_group", age_group=age_group)
+        with self.engine.begin() as conn:
+            team_id = self._team_id(conn, team)
+            try:
+                client_id = conn.execute(
+                    schema.client.insert()
+                    .values(code=code, team_id=team_id, age_group=age_group, birth_year=birth_year)
+                    .returning(schema.client.c.id)
+                ).scalar_one()
+            except sa.exc.IntegrityError:
+                raise ValidationError("error.client_exists", field="code") from None
+            self._audit(conn, actor, "create", "client", client_id)
+        return client_id
+
+    def open_episode(
+        self, actor: Actor, client_code: str, *, start: date, clinician: str | None = None
+    ) -> int:
+        """Start an episode of care for a client, held by ``clinician`` (default: the actor)."""
+        require_role(actor, *_WRITE_ROLES)
+        clinician = clinician or actor.username
+        if actor.role == "clinician" and clinician != actor.username:
+            raise AccessDenied()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(schema.client.c.id, schema.team.c.code)
+                .select_from(schema.client.join(schema.team))
+                .where(schema.client.c.code == client_code)
+            ).first()
+            if row is None:
+                raise ValidationError("error.not_found", field="client", what="client")
+            if actor.role == "team_lead" and row.code != actor.team:
+                raise AccessDenied()
+            clinician_id = self._user_id(conn, clinician)
+            episode_id = conn.execute(
+                schema.episode.insert()
+                .values(client_id=row.id, clinician_id=clinician_id, start_date=start, version=1)
+                .returning(schema.episode.c.id)
+            ).scalar_one()
+            self._audit(conn, actor, "create", "episode", episode_id)
+        return episode_id
+
+    def end_episode(
+        self, actor: Actor, episode_id: int, *, end: date, reason: str, version: int | None = None
+    ) -> None:
+        """End an episode with a reason (completed, dropout, referred, moved, other)."""
+        if reason not in ("completed", "dropout", "referred", "moved", "other"):
+            raise ValidationError("error.bad_choice", field="end_reason", choices=reason)
+        with self.engine.begin() as conn:
+            ep = self._episode_for_write(conn, actor, episode_id)
+            if end < ep.start_date:
+                raise ValidationError("error.date_before_start", field="end_date")
+            stmt = (
+                schema.episode.update()
+                .where(schema.episode.c.id == episode_id)
+                .values(end_date=end, end_reason=reason, version=ep.version + 1)
+            )
+            if version is not None:
+                stmt = stmt.where(schema.episode.c.version == version)
+            if conn.execute(stmt).rowcount != 1:
+                raise ConflictError("error.conflict")
+            self._audit(conn, actor, "end", "episode", episode_id, reason=reason)
+
+    def _episode_for_write(self, conn: Connection, actor: Actor, episode_id: int) -> Any:
+        """The episode row with its client's age group and team, if ``actor`` may write to it."""
+        require_role(actor, *_WRITE_ROLES)
+        row = conn.execute(
+            sa.select(
+                schema.episode,
+                schema.client.c.age_group,
+                schema.team.c.code.label("team"),
+                schema.app_user.c.username.label("clinician"),
+            )
+            .select_from(
+                schema.episode.join(schema.client)
+                .join(schema.team)
+                .join(schema.app_user, schema.episode.c.clinician_id == schema.app_user.c.id)
+            )
+            .where(schema.episode.c.id == episode_id)
+        ).first()
+        if row is None:
+            raise ValidationError("error.not_found", field="episode", what="episode")
+        if actor.role == "clinician" and row.clinician != actor.username:
+            raise AccessDenied()
+        if actor.role == "team_lead" and row.team != actor.team:
+            raise AccessDenied()
+        return row
+
+    # --------------------------------------------------------------- sessions
+    def record_session(
+        self,
+        actor: Actor,
+        episode_id: int,
+        *,
+        session_date: date,
+        format: str = "individual",
+        measurements: Mapping[str, Mapping[str, object]] | None = None,
+        number: int | None = None,
+    ) -> int:
+        """Record a session and its measurements in one transaction; returns the session id.
+
+        measurements: measure code -> {item: value}. Each is validated against its
+        declaration (range, one decimal, all items) and against the client's age
+        group and the session format; nothing is written if any check fails.
+        """
+        if format not in measures.FORMATS:
+            raise ValidationError("error.bad_choice", field="format", choices="individual, group")
+        session_date = _as_date(session_date)
+        if session_date > date.today():
+            raise ValidationError("error.date_future", field="session_date")
+        with self.engine.begin() as conn:
+            ep = self._episode_for_write(conn, actor, episode_id)
+            if ep.end_date is not None:
+                raise ValidationError("error.episode_closed", field="episode")
+            if session_date < ep.start_date:
+                raise ValidationError("error.date_before_start", field="session_date")
+            scored = self._score_all(measurements or {}, ep.age_group, format)
+            if number is None:
+                number = (
+                    1
+                    + conn.execute(
+                        sa.select(sa.func.coalesce(sa.func.max(schema.session.c.number), 0)).where(
+                            schema.session.c.episode_id == episode_id
+                        )
+                    ).scalar_one()
+                )
+            user_id = self._user_id(conn, actor.username)
+            try:
+                session_id = conn.execute(
+                    schema.session.insert()
+                    .values(
+                        episode_id=episode_id,
+                        number=number,
+                        session_date=session_date,
+                        clinician_id=user_id,
+                        format=format,
+                    )
+                    .returning(schema.session.c.id)
+                ).scalar_one()
+            except sa.exc.IntegrityError:
+                raise ConflictError("error.conflict") from None
+            self._audit(conn, actor, "create", "session", session_id, number=number)
+            for code, values in scored.items():
+                self._insert_measurement(conn, actor, session_id, user_id, code, values)
+        return session_id
+
+    def add_measurement(
+        self, actor: Actor, session_id: int, measure: str, values: Mapping[str, object]
+    ) -> int:
+        """Add one measure to a recorded session (e.g. the SRS at the end of the session)."""
+        with self.engine.begin() as conn:
+            srow = conn.execute(
+                sa.select(schema.session).where(schema.session.c.id == session_id)
+            ).first()
+            if srow is None:
+                raise ValidationError("error.not_found", field="session", what="session")
+            ep = self._episode_for_write(conn, actor, srow.episode_id)
+            scored = self._score_all({measure: values}, ep.age_group, srow.format)
+            exists = conn.execute(
+                sa.select(schema.measurement.c.id).where(
+                    schema.measurement.c.session_id == session_id,
+                    schema.measurement.c.measure == measure,
+                )
+            ).first()
+            if exists:
+                raise ValidationError("error.measure_twice", field="measure", measure=measure)
+            user_id = self._user_id(conn, actor.username)
+            return self._insert_measurement(
+                conn, actor, session_id, user_id, measure, scored[measure]
+            )
+
+    def correct_measurement(
+        self, actor: Actor, measurement_id: int, values: Mapping[str, object], *, version: int
+    ) -> int:
+        """Correct a stored measurement; the old values stay in the audit trail.
+
+        version: the version the user saw; if someone else corrected it since,
+        :class:`ConflictError` is raised and nothing changes. Returns the new version.
+        """
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                sa.select(schema.measurement, schema.session.c.episode_id, schema.session.c.format)
+                .select_from(schema.measurement.join(schema.session))
+                .where(schema.measurement.c.id == measurement_id)
+            ).first()
+            if row is None:
+                raise ValidationError("error.not_found", field="measurement", what="measurement")
+            ep = self._episode_for_write(conn, actor, row.episode_id)
+            measure = measures.get(row.measure)
+            scored = self._score_all({measure.code: values}, ep.age_group, row.format)[measure.code]
+            items = dict(zip(ITEM_COLUMNS, [scored[i] for i in measure.items], strict=False))
+            old = {c: getattr(row, c) for c in (*ITEM_COLUMNS, "total")}
+            done = conn.execute(
+                schema.measurement.update()
+                .where(
+                    schema.measurement.c.id == measurement_id,
+                    schema.measurement.c.version == version,
+                )
+                .values(**items, total=scored["total"], version=version + 1)
+            ).rowcount
+            if done != 1:
+                raise ConflictError("error.conflict")
+            self._audit(
+                conn,
+                actor,
+                "correct",
+                "measurement",
+                measurement_id,
+                old=old,
+                new={**items, "total": scored["total"]},
+                version=version + 1,
+            )
+        return version + 1
+
+    def _score_all(
+        self, given: Mapping[str, Mapping[str, object]], age_group: str, format: str
+    ) -> dict[str, dict[str, float]]:
+        scored: dict[str, dict[str, float]] = {}
+        kinds: set[str] = set()
+        for code, values in given.items():
+            measure = measures.get(code)
+            measures.check_fits(measure, age_group, format)
+            if measure.kind in kinds:
+                raise ValidationError("error.measure_twice", field="measure", measure=code)
+            kinds.add(measure.kind)
+            scored[code] = measures.score(measure, values)
+        return scored
+
+    def _insert_measurement(
+        self,
+        conn: Connection,
+        actor: Actor,
+        session_id: int,
+        user_id: int,
+        code: str,
+        values: Mapping[str, float],
+    ) -> int:
+        measure = measures.get(code)
+        items = dict(zip(ITEM_COLUMNS, [values[i] for i in measure.items], strict=False))
+        try:
+            mid = conn.execute(
+                schema.measurement.insert()
+                .values(
+                    session_id=session_id,
+                    measure=code,
+                    **items,
+                    total=values["total"],
+                    entered_by=user_id,
+                    entered_at=_now(),
+                    version=1,
+                )
+                .returning(schema.measurement.c.id)
+            ).scalar_one()
+        except sa.exc.IntegrityError:
+            raise ValidationError("error.measure_twice", field="measure", measure=code) from None
+        self._audit(conn, actor, "create", "measurement", mid, measure=code)
+        return mid
+
+    # ------------------------------------------------------------- bulk loads
+    def is_empty(self) -> bool:
+        """True when no client is stored (the run command then loads the sample)."""
+        with self._read() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(schema.client)).scalar() == 0
+
+    def load_dataset(self, actor: Actor, data: Dataset, *, chunk: int = 50_000) -> dict[str, int]:
+        """Bulk-load a :class:`Dataset` into an empty database in one transaction (admin).
+
+        Ids are kept as given. One audit row per table records the load.
+        """
+        require_role(actor, "admin")
+        tables = {
+            "teams": schema.team,
+            "users": schema.app_user,
+            "clients": schema.client,
+            "episodes": schema.episode,
+            "sessions": schema.session,
+            "measurements": schema.measurement,
+        }
+        counts: dict[str, int] = {}
+        with self.engine.begin() as conn:
+            self._lock_for_bulk(conn)
+            if conn.execute(sa.select(sa.func.count()).select_from(schema.client)).scalar():
+                raise StoreError("error.database_not_empty")
+            for name, frame in data.tables().items():
+                table = tables[name]
+                rows = _records(frame, name)
+                for start in range(0, len(rows), chunk):
+                    conn.execute(table.insert(), rows[start : start + chunk])
+                counts[name] = len(rows)
+                self._audit(conn, actor, "bulk_load", table.name, None, rows=len(rows))
+            self._sync_sequences(conn, tables.values())
+        return counts
+
+    def import_sessions(self, actor: Actor, rows: pd.DataFrame, *, source: str) -> ImportSummary:
+        """Import validated session rows (from :func:`kor.io.read_sessions`) in one transaction.
+
+        Clients and episodes are created when missing; a session already stored with the
+        same values is skipped, so importing a file twice adds nothing. A row that
+        contradicts stored data (other values, another team) is a problem; if any row
+        has a problem, :class:`ImportFileError` lists them all and nothing is written.
+        """
+        require_role(actor, "admin", "team_lead")
+        problems: list[ValidationError] = []
+        added = {"clients": 0, "episodes": 0, "sessions": 0, "measurements": 0}
+        unchanged = 0
+        with self.engine.begin() as conn:
+            self._lock_for_bulk(conn)
+            teams = dict(conn.execute(sa.select(schema.team.c.code, schema.team.c.id)).all())
+            users = dict(
+                conn.execute(sa.select(schema.app_user.c.username, schema.app_user.c.id)).all()
+            )
+            clients = {
+                r.code: r
+                for r in conn.execute(
+                    sa.select(
+                        schema.client.c.id,
+                        schema.client.c.code,
+                        schema.client.c.team_id,
+                        schema.client.c.age_group,
+                    )
+                )
+            }
+            episodes = {
+                (r.client_id, r.start_date): r.id
+                for r in conn.execute(
+                    sa.select(
+                        schema.episode.c.id, schema.episode.c.client_id, schema.episode.c.start_date
+                    )
+                )
+            }
+            sessions = {
+                (r.episode_id, r.number): r
+                for r in conn.execute(
+                    sa.select(
+                        schema.session.c.id,
+                        schema.session.c.episode_id,
+                        schema.session.c.number,
+                        schema.session.c.session_date,
+                        schema.session.c.format,
+                    )
+                )
+            }
+            stored = {
+                (r.session_id, r.measure): r
+                for r in conn.execute(
+                    sa.select(
+                        schema.measurement.c.session_id,
+                        schema.measurement.c.measure,
+                        *[schema.measurement.c[c] for c in ITEM_COLUMNS],
+                    )
+                )
+            }
+            new_rows: dict[str, list[dict[str, Any]]] = {
+                "client": [],
+                "episode": [],
+                "session": [],
+                "measurement": [],
+            }
+            next_id = {name: self._next_ids(conn, getattr(schema, name), 1)[0] for name in new_rows}
+            actor_id = users.get(actor.username)
+            if actor_id is None:
+                raise AccessDenied("error.unknown_user", username=actor.username)
+            now = _now()
+            for rec in rows.itertuples(index=False):
+                row_no = int(rec.source_row)
+                team_id = teams.get(rec.team)
+                if team_id is None:
+                    problems.append(
+                        ValidationError("error.unknown_team", row=row_no, column="team")
+                    )
+                    continue
+                if actor.role == "team_lead" and rec.team != actor.team:
+                    problems.append(
+                        ValidationError("error.access_denied", row=row_no, column="team")
+                    )
+                    continue
+                clinician_id = users.get(rec.clinician)
+                if clinician_id is None:
+                    problems.append(
+                        ValidationError("error.unknown_clinician", row=row_no, column="clinician")
+                    )
+                    continue
+                cl = clients.get(rec.client_code)
+                if cl is None:
+                    cid = next_id["client"]
+                    next_id["client"] += 1
+                    birth = None if pd.isna(rec.birth_year) else int(rec.birth_year)
+                    new_rows["client"].append(
+                        {
+                            "id": cid,
+                            "code": rec.client_code,
+                            "birth_year": birth,
+                            "age_group": rec.age_group,
+                            "team_id": team_id,
+                        }
+                    )
+                    cl = _Row(
+                        id=cid, code=rec.client_code, team_id=team_id, age_group=rec.age_group
+                    )
+                    clients[rec.client_code] = cl
+                    added["clients"] += 1
+                elif cl.team_id != team_id or cl.age_group != rec.age_group:
+                    problems.append(
+                        ValidationError("error.conflicts_stored", row=row_no, column="client_code")
+                    )
+                    continue
+                start = _as_date(rec.episode_start)
+                eid = episodes.get((cl.id, start))
+                if eid is None:
+                    eid = next_id["episode"]
+                    next_id["episode"] += 1
+                    new_rows["episode"].append(
+                        {
+                            "id": eid,
+                            "client_id": cl.id,
+                            "clinician_id": clinician_id,
+                            "start_date": start,
+                            "end_date": None,
+                            "end_reason": None,
+                            "version": 1,
+                        }
+                    )
+                    episodes[(cl.id, start)] = eid
+                    added["episodes"] += 1
+                sdate = _as_date(rec.session_date)
+                ses = sessions.get((eid, int(rec.session_no)))
+                if ses is None:
+                    sid = next_id["session"]
+                    next_id["session"] += 1
+                    new_rows["session"].append(
+                        {
+                            "id": sid,
+                            "episode_id": eid,
+                            "number": int(rec.session_no),
+                            "session_date": sdate,
+                            "clinician_id": clinician_id,
+                            "format": rec.format,
+                        }
+                    )
+                    ses = _Row(id=sid, session_date=sdate, format=rec.format)
+                    sessions[(eid, int(rec.session_no))] = ses
+                    added["sessions"] += 1
+                elif ses.session_date != sdate or ses.format != rec.format:
+                    problems.append(
+                        ValidationError("error.conflicts_stored", row=row_no, column="session_date")
+                    )
+                    continue
+                items = [
+                    None if pd.isna(v) else float(v)
+                    for v in (rec.item1, rec.item2, rec.item3, rec.item4)
+                ]
+                old = stored.get((ses.id, rec.measure))
+                if old is not None:
+                    same = all(
+                        (a is None and b is None)
+                        or (a is not None and b is not None and abs(a - b) < 1e-9)
+                        for a, b in zip(
+                            items, [old.item1, old.item2, old.item3, old.item4], strict=True
+                        )
+                    )
+                    if same:
+                        unchanged += 1
+                    else:
+                        problems.append(
+                            ValidationError("error.conflicts_stored", row=row_no, column="measure")
+                        )
+                    continue
+                mid = next_id["measurement"]
+                next_id["measurement"] += 1
+                new_rows["measurement"].append(
+                    {
+                        "id": mid,
+                        "session_id": ses.id,
+                        "measure": rec.measure,
+                        **dict(zip(ITEM_COLUMNS, items, strict=True)),
+                        "total": float(rec.total),
+                        "entered_by": actor_id,
+                        "entered_at": now,
+                        "version": 1,
+                    }
+                )
+                stored[(ses.id, rec.measure)] = _Row(
+                    item1=items[0], item2=items[1], item3=items[2], item4=items[3]
+                )
+                added["measurements"] += 1
+            if problems:
+                raise ImportFileError(source, sorted(problems, key=lambda p: p.row or 0))
+            for name, new in new_rows.items():
+                if new:
+                    conn.execute(getattr(schema, name).insert(), new)
+            self._sync_sequences(conn, (getattr(schema, n) for n in new_rows))
+            self._audit(
+                conn,
+                actor,
+                "import",
+                "measurement",
+                None,
+                source_kind=Path(source).suffix,
+                **added,
+                unchanged=unchanged,
+            )
+        return ImportSummary(**added, unchanged=unchanged)
+
+    # ------------------------------------------------------------------ reads
+    def dataset(
+        self,
+        actor: Actor,
+        *,
+        team: str | None = None,
+        clinician: str | None = None,
+        start: date | None = None,
+        end: date | None = None,
+    ) -> Dataset:
+        """The tables the actor may read, filtered by team, clinician and session dates."""
+        scope, who = client_scope(actor)
+        c, e, s, m, u, t = (
+            schema.client,
+            schema.episode,
+            schema.session,
+            schema.measurement,
+            schema.app_user,
+            schema.team,
+        )
+        ep_sel = sa.select(e.c.id).select_from(
+            e.join(c).join(t).join(u, e.c.clinician_id == u.c.id)
+        )
+        if scope == "team":
+            ep_sel = ep_sel.where(t.c.code == who)
+        elif scope == "own":
+            ep_sel = ep_sel.where(u.c.username == who)
+        if team:
+            ep_sel = ep_sel.where(t.c.code == team)
+        if clinician:
+            ep_sel = ep_sel.where(u.c.username == clinician)
+        ep_ids = ep_sel.scalar_subquery()
+        ses_where = [s.c.episode_id.in_(ep_ids)]
+        if start:
+            ses_where.append(s.c.session_date >= start)
+        if end:
+            ses_where.append(s.c.session_date <= end)
+        queries = {
+            "teams": sa.select(t.c.id.label("team_id"), t.c.code, t.c.name),
+            "users": sa.select(
+                u.c.id.label("user_id"), u.c.username, u.c.display_name, u.c.role, u.c.team_id
+            ),
+            "clients": sa.select(
+                c.c.id.label("client_id"), c.c.code, c.c.birth_year, c.c.age_group, c.c.team_id
+            ).where(c.c.id.in_(sa.select(e.c.client_id).where(e.c.id.in_(ep_ids)))),
+            "episodes": sa.select(
+                e.c.id.label("episode_id"),
+                e.c.client_id,
+                e.c.clinician_id,
+                e.c.start_date,
+                e.c.end_date,
+                e.c.end_reason,
+            ).where(e.c.id.in_(ep_ids)),
+            "sessions": sa.select(
+                s.c.id.label("session_id"),
+                s.c.episode_id,
+                s.c.number,
+                s.c.session_date,
+                s.c.clinician_id,
+                s.c.format,
+            ).where(*ses_where),
+            "measurements": sa.select(
+                m.c.id.label("measurement_id"),
+                m.c.session_id,
+                m.c.measure,
+                *[m.c[col] for col in ITEM_COLUMNS],
+                m.c.total,
+                m.c.entered_by,
+                m.c.entered_at,
+            ).where(m.c.session_id.in_(sa.select(s.c.id).where(*ses_where))),
+        }
+        frames: dict[str, pd.DataFrame] = {}
+        with self._read() as conn:
+            for name, query in queries.items():
+                frames[name] = _typed(pd.read_sql(query, conn), name)
+        with self.engine.begin() as conn:
+            self._audit(
+                conn,
+                actor,
+                "read",
+                "dataset",
+                None,
+                team=team,
+                clinician=clinician,
+                episodes=len(frames["episodes"]),
+            )
+        return Dataset(**frames)
+
+    def session_table(self, actor: Actor, **filters: Any) -> pd.DataFrame:
+        """The session table (:data:`kor.frames.SESSION_COLUMNS`) the actor may read."""
+        return session_table(self.dataset(actor, **filters))
+
+    def export_rows(self, actor: Actor, **filters: Any) -> pd.DataFrame:
+        """Measurements in the import/export file format (:data:`EXPORT_COLUMNS`)."""
+        ds = self.dataset(actor, **filters)
+        m = ds.measurements.merge(ds.sessions, on="session_id")
+        m = m.merge(ds.episodes, on="episode_id", suffixes=("", "_ep"))
+        m = m.merge(ds.clients, on="client_id")
+        m["team"] = m["team_id"].map(ds.teams.set_index("team_id")["code"])
+        m["clinician"] = m["clinician_id"].map(ds.users.set_index("user_id")["username"])
+        out = pd.DataFrame(
+            {
+                "client_code": m["code"],
+                "age_group": m["age_group"],
+                "birth_year": m["birth_year"],
+                "team": m["team"],
+                "clinician": m["clinician"],
+                "episode_start": m["start_date"],
+                "session_date": m["session_date"],
+                "session_no": m["number"],
+                "format": m["format"],
+                "measure": m["measure"],
+                **{c: m[c] for c in ITEM_COLUMNS},
+                "total": m["total"],
+            }
+        )
+        return out.sort_values(
+            ["client_code", "episode_start", "session_no", "measure"]
+        ).reset_index(drop=True)
+
+    def counts(self, actor: Actor) -> dict[str, int]:
+        """Rows per table (aggregate; any role)."""
+        with self._read() as conn:
+            return {
+                t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+                for t in (
+                    schema.team,
+                    schema.app_user,
+                    schema.client,
+                    schema.episode,
+                    schema.session,
+                    schema.measurement,
+                )
+            }
+
+    def audit_log(self, actor: Actor, *, limit: int = 1000) -> pd.DataFrame:
+        """The newest audit rows (admin only). There is no way to edit them through the library."""
+        require_role(actor, "admin")
+        with self._read() as conn:
+            return pd.read_sql(
+                sa.select(schema.audit).order_by(schema.audit.c.id.desc()).limit(limit), conn
+            )
+
+    # ----------------------------------------------------------------- models
+    def save_model(
+        self,
+        actor: Actor,
+        kind: str,
+        params: Mapping[str, Any],
+        *,
+        fitted_on: date,
+        n_episodes: int,
+    ) -> int:
+        """Persist a fitted model (e.g. the expected-response model) with its date and size."""
+        require_role(actor, "admin", "quality_lead")
+        with self.engine.begin() as conn:
+            model_id = conn.execute(
+                schema.model.insert()
+                .values(
+                    kind=kind,
+                    fitted_on=fitted_on,
+                    n_episodes=n_episodes,
+                    params=json.dumps(params, default=str),
+                    created_at=_now(),
+                )
+                .returning(schema.model.c.id)
+            ).scalar_one()
+            self._audit(conn, actor, "create", "model", model_id, kind=kind)
+        return model_id
+
+    def latest_model(self, actor: Actor, kind: str) -> dict[str, Any] | None:
+        """The newest stored model of ``kind``, as saved, or None."""
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(schema.model.c.params)
+                .where(schema.model.c.kind == kind)
+                .order_by(schema.model.c.id.desc())
+                .limit(1)
+            ).first()
+        return None if row is None else json.loads(row.params)
+
+
+class _Row:
+    """A tiny attribute bag for rows created during an import."""
+
+    def __init__(self, **kw: Any) -> None:
+        self.__dict__.update(kw)
+
+
+def _records(frame: pd.DataFrame, name: str) -> list[dict[str, Any]]:
+    """Frame rows as dicts for executemany, with SQL-friendly types and our column names."""
+    rename = {
+        "teams": {"team_id": "id"},
+        "users": {"user_id": "id"},
+        "clients": {"client_id": "id"},
+        "episodes": {"episode_id": "id"},
+        "sessions": {"session_id": "id"},
+        "measurements": {"measurement_id": "id"},
+    }[name]
+    out = frame.loc[:, list(TABLE_COLUMNS[name])].rename(columns=rename).copy()
+    if name == "users":
+        out["active"] = True
+    if name in ("episodes",):
+        out["version"] = 1
+    if name == "measurements":
+        out["version"] = 1
+    for col in ("start_date", "end_date", "session_date"):
+        if col in out.columns:
+            dates = pd.to_datetime(out[col])
+            out[col] = pd.Series(
+                [d.date() if not pd.isna(d) else None for d in dates], index=out.index, dtype=object
+            )
+    if "entered_at" in out.columns:
+        out["entered_at"] = pd.Series(
+            pd.to_datetime(out["entered_at"]).dt.to_pydatetime(), index=out.index, dtype=object
+        )
+    out = out.astype(object).where(out.notna(), None)
+    records = out.to_dict("records")
+    for rec in records:
+        for key, value in rec.items():
+            if hasattr(value, "item") and not isinstance(value, (date, datetime)):
+                rec[key] = value.item()
+    return records
+
+
+def _typed(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Give a frame read from SQL the dtypes of :class:`Dataset` tables."""
+    for col in ("start_date", "end_date", "session_date", "entered_at"):
+        if col in frame.columns:
+            frame[col] = pd.to_datetime(frame[col])
+    for col in ("team_id", "birth_year"):
+        if col in frame.columns:
+            frame[col] = frame[col].astype("Int64")
+    if "end_reason" in frame.columns:
+        frame["end_reason"] = (
+            frame["end_reason"].astype(object).where(frame["end_reason"].notna(), None)
+        )
+    return frame
+
+
+def open_store(url: str | None = None) -> Store:
+    """Open the configured store (migrating it); the apps and the CLI use this."""
+    return Store.open(url)

@@ -177,6 +177,8 @@ def session_table(data: Dataset) -> pd.DataFrame:
     ep = data.episodes.set_index("episode_id")
 
     s = data.sessions
+    if s.empty:
+        return _empty_session_table()
     out = pd.DataFrame(
         {
             "session_id": s["session_id"].to_numpy(),
@@ -205,3 +207,18 @@ def session_table(data: Dataset) -> pd.DataFrame:
         out[col] = out[col].astype("object").where(out[col].notna(), None)
     out["session_no"] = out["session_no"].astype(np.int64)
     return out.loc[:, list(SESSION_COLUMNS)]
+
+
+def _empty_session_table() -> pd.DataFrame:
+    """A session table with no rows but the right columns and dtypes."""
+    dtypes = {
+        "episode": "int64",
+        "episode_start": "datetime64[ns]",
+        "episode_end": "datetime64[ns]",
+        "session_date": "datetime64[ns]",
+        "session_no": "int64",
+        "outcome": "float64",
+        "alliance": "float64",
+        "alliance_min_item": "float64",
+    }
+    return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "object")) for c in SESSION_COLUMNS})

@@ -1,0 +1,250 @@
+"""The ``kor`` command: serve the apps, make sample data, import, export, migrate.
+
+Every subcommand has ``--help``. Errors the user can fix (a bad file, an unknown
+user) are printed as messages in the UI language, one per problem, with exit
+code 2 and never a traceback; unexpected errors are logged without client data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from kor import config
+from kor.access import SYSTEM, Actor
+from kor.errors import ImportFileError, KorError, ValidationError
+from kor.i18n import t
+from kor.redact import exception_summary
+
+__all__ = ["main", "project_root", "ensure_database"]
+
+log = logging.getLogger("kor")
+
+
+def project_root() -> Path:
+    """The checkout holding ``notebooks/`` and ``data/sample/`` (editable install or cwd)."""
+    here = Path(__file__).resolve().parents[1]
+    if (here / "notebooks").is_dir():
+        return here
+    return Path.cwd()
+
+
+def _actor(store) -> Actor:  # noqa: ANN001
+    """The acting user of the command line: the configured local user."""
+    actor = config.local_actor()
+    if actor.username == "admin" and actor.role == "admin":
+        return actor
+    return store.actor_for(actor.username)
+
+
+def ensure_database(*, load_sample: bool = True, sample_dir: Path | None = None) -> dict[str, int]:
+    """Create/migrate the database; load the bundled sample when it holds no client.
+
+    Returns rows per table. Used by ``kor app`` so the first start has data to show.
+    """
+    from kor.frames import Dataset
+    from kor.store import Store
+
+    store = Store.open()
+    try:
+        if load_sample and store.is_empty():
+            directory = sample_dir or project_root() / "data" / "sample"
+            if (directory / "measurements.csv").exists():
+                data = Dataset.read_csv(directory)
+            else:
+                from kor.sample import generate
+
+                data = generate()
+            store.load_dataset(SYSTEM, data)
+        return store.counts(SYSTEM)
+    finally:
+        store.close()
+
+
+def _cmd_app(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    counts = ensure_database(load_sample=not args.no_sample)
+    print(
+        t(
+            "cli.app.ready",
+            clients=counts["client"],
+            sessions=counts["session"],
+            seconds=f"{time.perf_counter() - start:.1f}",
+        )
+    )
+    apps = project_root() / "notebooks"
+    command = [
+        sys.executable,
+        "-m",
+        "voila",
+        str(apps),
+        f"--port={args.port}",
+        f"--Voila.ip={args.host}",
+        "--no-browser",
+        "--show_tracebacks=False",
+        "--strip_sources=True",
+        "--VoilaConfiguration.file_allowlist=['.*\\.(png|svg)']",
+        "--VoilaConfiguration.file_denylist=['.*\\.(ipynb|py|csv|xlsx|sqlite|db|json|toml)']",
+    ]
+    print(t("cli.app.serving", url=f"http://{args.host}:{args.port}/"), flush=True)
+    os.chdir(project_root())
+    os.execv(sys.executable, command)
+    return 0  # pragma: no cover - exec does not return
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from kor.sample import generate
+    from kor.store import Store
+
+    start = time.perf_counter()
+    data = generate(args.clients, seed=args.seed)
+    print(
+        t(
+            "cli.sample.generated",
+            clients=len(data.clients),
+            sessions=len(data.sessions),
+            seconds=f"{time.perf_counter() - start:.1f}",
+        )
+    )
+    out = args.out or project_root() / "data" / "sample"
+    data.to_csv(out)
+    print(t("cli.sample.written", path=str(out)))
+    if args.load:
+        store = Store.open(args.database)
+        try:
+            counts = store.load_dataset(SYSTEM, data)
+        finally:
+            store.close()
+        print(t("cli.sample.loaded", rows=sum(counts.values())))
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from kor.io import read_sessions
+    from kor.store import Store
+
+    store = Store.open(args.database)
+    try:
+        rows = read_sessions(args.file)
+        summary = store.import_sessions(_actor(store), rows, source=str(args.file))
+    finally:
+        store.close()
+    print(
+        t(
+            "cli.import.done",
+            sessions=summary.sessions,
+            measurements=summary.measurements,
+            unchanged=summary.unchanged,
+        )
+    )
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from kor.io import write_sessions
+    from kor.store import Store
+
+    store = Store.open(args.database)
+    try:
+        rows = store.export_rows(_actor(store), team=args.team)
+    finally:
+        store.close()
+    write_sessions(rows, args.file)
+    print(t("cli.export.done", rows=len(rows), path=str(args.file)))
+    return 0
+
+
+def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from kor.store import Store
+
+    store = Store.open(args.database, migrate=False)
+    try:
+        revision = store.upgrade()
+    finally:
+        store.close()
+    print(t("cli.db.upgraded", revision=revision))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and documentation)."""
+    parser = argparse.ArgumentParser(prog="kor", description=t("cli.description"))
+    parser.add_argument("--language", choices=("nb", "en"), help=t("cli.language"))
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def database(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--database", default=None, help=t("cli.database"))
+
+    app = sub.add_parser("app", help=t("cli.app.help"), description=t("cli.app.help"))
+    app.add_argument("--port", type=int, default=8866)
+    app.add_argument("--host", default="127.0.0.1", help=t("cli.app.host"))
+    app.add_argument("--no-sample", action="store_true", help=t("cli.app.no_sample"))
+    app.set_defaults(func=_cmd_app)
+
+    sample = sub.add_parser("sample", help=t("cli.sample.help"), description=t("cli.sample.help"))
+    sample.add_argument("--clients", type=int, default=400)
+    sample.add_argument("--seed", type=int, default=20261123)
+    sample.add_argument("--out", type=Path, default=None, help=t("cli.sample.out"))
+    sample.add_argument("--no-load", dest="load", action="store_false", help=t("cli.sample.load"))
+    database(sample)
+    sample.set_defaults(func=_cmd_sample)
+
+    imp = sub.add_parser("import", help=t("cli.import.help"), description=t("cli.import.help"))
+    imp.add_argument("file", type=Path)
+    database(imp)
+    imp.set_defaults(func=_cmd_import)
+
+    exp = sub.add_parser("export", help=t("cli.export.help"), description=t("cli.export.help"))
+    exp.add_argument("file", type=Path, help=t("cli.export.file"))
+    exp.add_argument("--team", default=None)
+    database(exp)
+    exp.set_defaults(func=_cmd_export)
+
+    db = sub.add_parser("db", help=t("cli.db.help"), description=t("cli.db.help"))
+    dbsub = db.add_subparsers(dest="db_command", required=True)
+    up = dbsub.add_parser("upgrade", help=t("cli.db.upgrade"), description=t("cli.db.upgrade"))
+    database(up)
+    up.set_defaults(func=_cmd_db_upgrade)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kor`` command; returns the exit code."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--language" in argv:
+        from kor.i18n import set_language
+
+        i = argv.index("--language")
+        if i + 1 < len(argv) and argv[i + 1] in ("nb", "en"):
+            set_language(argv[i + 1])
+    args = build_parser().parse_args(argv)
+    try:
+        config.apply_service_config(config.load_service_config())
+        return args.func(args)
+    except ImportFileError as exc:
+        print(exc.report(), file=sys.stderr)
+        print(t("cli.nothing_written"), file=sys.stderr)
+        return 2
+    except ValidationError as exc:
+        print(exc.message(), file=sys.stderr)
+        return 2
+    except KorError as exc:
+        key = getattr(exc, "key", None)
+        print(t(key, **getattr(exc, "params", {})) if key else str(exc), file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - last line of defence: no traceback, no client data
+        log.error("kor %s failed: %s", args.command, exception_summary(exc))
+        print(t("error.generic"), file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

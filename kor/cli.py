@@ -88,9 +88,7 @@ def _cmd_app(args: argparse.Namespace) -> int:
         "--no-browser",
         "--show_tracebacks=False",
         "--strip_sources=True",
-        "--VoilaConfiguration.file_allowlist=['.*\\.(png|svg)']",
-        "--VoilaConfiguration.file_denylist=['.*\\.(ipynb|py|csv|xlsx|sqlite|db|json|toml)']",
-    ]
+    ]  # the allow/deny lists of static files are in voila.json (read from the project root)
     print(t("cli.app.serving", url=f"http://{args.host}:{args.port}/"), flush=True)
     os.chdir(project_root())
     os.execv(sys.executable, command)
@@ -112,7 +110,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         )
     )
     out = args.out or project_root() / "data" / "sample"
-    data.to_csv(out)
+    data.to_csv(out)  # the same files write_sample() makes
     print(t("cli.sample.written", path=str(out)))
     if args.load:
         store = Store.open(args.database)

@@ -1,0 +1,73 @@
+"""Drawing for the KOR charts. Plot functions take ``ax=None``, return the Axes and
+never compute statistics: they draw frames that the analytics modules made.
+
+Colours are the Okabe-Ito palette (safe for colour-blind readers), and every series
+also has its own marker and line style so the chart reads in greyscale.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pandas as pd
+
+from kor.i18n import t
+
+__all__ = ["PALETTE", "MARKERS", "LINESTYLES", "new_axes", "trend_chart", "figure_bytes"]
+
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+LINESTYLES = ("-", "--", "-.", ":", "-", "--", "-.", ":")
+
+
+def new_axes(width: float = 8.0, height: float = 4.0) -> Any:
+    """A fresh figure and axes (Agg backend: no display needed)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    return fig.add_subplot()
+
+
+def trend_chart(
+    frame: pd.DataFrame,
+    value: str,
+    *,
+    by: str | None = "team",
+    period: str = "period",
+    ax: Any = None,
+    title: str | None = None,
+    ylabel: str | None = None,
+) -> Any:
+    """One line per group of ``value`` over ``period`` (suppressed rows left as gaps).
+
+    frame: e.g. :func:`kor.indicators.service_indicators` output with a ``period``
+    column of ``pandas.Period``; NA values (suppressed groups) are not drawn.
+    """
+    ax = ax if ax is not None else new_axes()
+    groups = [(None, frame)] if by is None else list(frame.groupby(by, sort=True))
+    for i, (name, part) in enumerate(groups):
+        x = part[period].map(lambda p: p.to_timestamp() if hasattr(p, "to_timestamp") else p)
+        y = pd.to_numeric(part[value], errors="coerce").astype(float)
+        ax.plot(
+            x.to_numpy(),
+            y.to_numpy(),
+            color=PALETTE[i % len(PALETTE)],
+            marker=MARKERS[i % len(MARKERS)],
+            linestyle=LINESTYLES[i % len(LINESTYLES)],
+            label=str(name) if name is not None else None,
+        )
+    if by is not None:
+        ax.legend(title=t(f"label.{by}"), frameon=False)
+    ax.set_title(title or "")
+    ax.set_ylabel(ylabel or "")
+    ax.set_xlabel(t("label.month"))
+    ax.grid(True, alpha=0.3)
+    return ax
+
+
+def figure_bytes(ax: Any, fmt: str = "png") -> bytes:
+    """The figure of ``ax`` rendered as PNG or PDF bytes (for download buttons)."""
+    buffer = io.BytesIO()
+    ax.figure.savefig(buffer, format=fmt, dpi=150 if fmt == "png" else None)
+    return buffer.getvalue()

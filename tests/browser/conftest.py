@@ -1,0 +1,113 @@
+"""A served workbench (``kor app`` on a free loopback port) and headless Debian Chromium.
+
+The server gets its own data directory with the bundled sample loaded, exactly as
+the README's run command does. Chromium is Debian's (``/usr/bin/chromium``, or
+``KOR_CHROMIUM``); Playwright's own browser download is not used.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def chromium_path() -> str:
+    for candidate in (
+        os.environ.get("KOR_CHROMIUM"),
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+    ):
+        if candidate and Path(candidate).exists():
+            return candidate
+    found = shutil.which("chromium")
+    if not found:
+        pytest.fail("Chromium not found: apt-get install chromium, or set KOR_CHROMIUM")
+    return found
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a running ``kor app`` with the sample data."""
+    port = _free_port()
+    data = tmp_path_factory.mktemp("served-data")
+    env = {k: v for k, v in os.environ.items() if k != "KOR_DATABASE_URL"}
+    env.update(KOR_DATA_DIR=str(data), KOR_LANGUAGE="nb", PYTHONUNBUFFERED="1")
+    log = open(data / "server.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kor.cli", "app", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.close()
+            pytest.fail("kor app exited: " + (data / "server.log").read_text()[-2000:])
+        try:
+            urllib.request.urlopen(url + "/", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("kor app did not answer within 120 s")
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+    server_log = (data / "server.log").read_text()
+    assert "Traceback" not in server_log or "kor" not in server_log.split("Traceback", 1)[1][:2000]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=chromium_path(),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):  # noqa: ANN001, ANN201
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nb-NO")
+    pg = context.new_page()
+    yield pg
+    context.close()

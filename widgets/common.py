@@ -1,0 +1,94 @@
+"""Pieces every app uses: language switch, downloadable chart, friendly failure.
+
+Widgets call the library and render; they hold no statistics and no SQL.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import html
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as w
+
+from kor.errors import KorError, ValidationError
+from kor.i18n import get_language, set_language, t
+from kor.plotting import figure_bytes
+from kor.redact import exception_summary
+
+__all__ = ["language_switch", "chart_box", "message", "guarded", "LARGE"]
+
+log = logging.getLogger("kor.apps")
+
+#: Layout of touch-friendly controls (at least 44 px high, as tablet guidelines ask).
+LARGE = w.Layout(min_height="48px")
+
+
+def language_switch(on_change: Callable[[], None]) -> w.ToggleButtons:
+    """Bokmål/English toggle; ``on_change`` re-renders the app's texts."""
+    toggle = w.ToggleButtons(
+        options=[("Bokmål", "nb"), ("English", "en")],
+        value=get_language(),
+        description="",
+        style={"button_width": "90px"},
+    )
+
+    def _switch(change: dict[str, Any]) -> None:
+        set_language(change["new"])
+        on_change()
+
+    toggle.observe(_switch, names="value")
+    return toggle
+
+
+def chart_box(ax: Any, filename: str, *, alt: str = "") -> w.VBox:
+    """The chart as an image with PNG and PDF download links (the file never leaves the page)."""
+    png = figure_bytes(ax, "png")
+    pdf = figure_bytes(ax, "pdf")
+    image = w.Image(value=png, format="png", layout=w.Layout(max_width="100%"))
+    links = w.HTML(
+        " ".join(
+            f'<a download="{html.escape(filename)}.{ext}" class="kor-download" '
+            f'href="data:{mime};base64,{base64.b64encode(data).decode()}">{html.escape(label)}</a>'
+            for ext, mime, data, label in (
+                ("png", "image/png", png, t("label.download_png")),
+                ("pdf", "application/pdf", pdf, t("label.download_pdf")),
+            )
+        )
+    )
+    return w.VBox([image, links], layout=w.Layout(width="100%"))
+
+
+def message(text: str, kind: str = "info") -> w.HTML:
+    """A visible status line (``info``, ``success``, ``error``)."""
+    colours = {"info": "#0b4f8a", "success": "#1b6e3a", "error": "#a11d1d"}
+    return w.HTML(
+        f'<div class="kor-message kor-{kind}" style="padding:8px 12px;border-left:4px solid '
+        f'{colours.get(kind, "#333")};font-size:1.05em">{html.escape(text)}</div>'
+    )
+
+
+def guarded(show: Callable[[w.Widget], None]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Run a handler; on failure show a friendly message and log without client data."""
+
+    def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(handler)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return handler(*args, **kwargs)
+            except ValidationError as exc:
+                show(message(exc.message(), "error"))
+            except KorError as exc:
+                key = getattr(exc, "key", "app.error")
+                show(message(t(key, **getattr(exc, "params", {})), "error"))
+            except Exception as exc:  # noqa: BLE001 - never a traceback on screen
+                log.error("app handler %s failed: %s", handler.__name__, exception_summary(exc))
+                show(message(t("app.error"), "error"))
+            return None
+
+        return run
+
+    return decorate

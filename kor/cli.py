@@ -35,11 +35,8 @@ def project_root() -> Path:
 
 
 def _actor(store) -> Actor:  # noqa: ANN001
-    """The acting user of the command line: the configured local user."""
-    actor = config.local_actor()
-    if actor.username == "admin" and actor.role == "admin":
-        return actor
-    return store.actor_for(actor.username)
+    """The acting user of the command line (see :meth:`kor.store.Store.current_actor`)."""
+    return store.current_actor()
 
 
 def ensure_database(*, load_sample: bool = True, sample_dir: Path | None = None) -> dict[str, int]:

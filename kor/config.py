@@ -6,8 +6,9 @@ Settings (environment first, then defaults):
   outside the served ``notebooks/`` folder so no data file can be served).
 * ``KOR_DATABASE_URL``: a SQLAlchemy URL; default the SQLite file ``<data dir>/kor.sqlite``.
   PostgreSQL: ``postgresql+psycopg://user@host:5432/db``.
-* ``KOR_USER`` / ``KOR_ROLE`` / ``KOR_TEAM``: the single local user of the embedded default
-  (JupyterHub sets ``JUPYTERHUB_USER``; its role is then looked up in the database).
+* ``KOR_USER`` / ``KOR_ROLE`` / ``KOR_TEAM``: the single local user of the embedded default.
+  Under JupyterHub (``JUPYTERHUB_USER`` set) these are ignored and the user's role comes
+  from the database (:meth:`kor.store.Store.current_actor`).
 * ``KOR_CONFIG``: a TOML file with a service's settings::
 
       [measures.ORS]
@@ -51,7 +52,7 @@ def database_url() -> str:
 
 def local_actor() -> Actor:
     """The acting user of a single-user installation (the embedded default)."""
-    username = os.environ.get("JUPYTERHUB_USER") or os.environ.get("KOR_USER") or "admin"
+    username = os.environ.get("KOR_USER") or "admin"
     role = os.environ.get("KOR_ROLE", "admin")
     return Actor(username=username, role=role, team=os.environ.get("KOR_TEAM") or None)
 

@@ -261,3 +261,15 @@ def SYSTEM_ADMIN(store: Store) -> Actor:  # noqa: N802
     except AccessDenied:
         store.add_user(SYSTEM, "admin", "admin")
         return store.actor_for("admin")
+
+
+def test_a_hub_user_gets_the_stored_role_never_the_environment_role(
+    store, small_service, monkeypatch
+):
+    monkeypatch.setenv("JUPYTERHUB_USER", "ingrid.berg")
+    monkeypatch.setenv("KOR_ROLE", "admin")
+    actor = store.current_actor()
+    assert (actor.username, actor.role, actor.team) == ("ingrid.berg", "clinician", "VOP")
+    monkeypatch.setenv("JUPYTERHUB_USER", "stranger")
+    with pytest.raises(AccessDenied):
+        store.current_actor()

@@ -12,7 +12,6 @@ from typing import Any
 
 import ipywidgets as w
 
-from kor import config
 from kor.access import Actor
 from kor.i18n import t
 from kor.indicators import service_indicators
@@ -26,7 +25,7 @@ __all__ = ["overview_app"]
 def overview_app(store: Store | None = None, actor: Actor | None = None) -> w.Widget:
     """How much data the service holds: counts, sessions and ORS completeness per team and month."""
     store = store or open_store()
-    actor = actor or config.local_actor()
+    actor = actor or store.current_actor()
     body = w.VBox()
     root = w.VBox(layout=w.Layout(max_width="1000px", padding="8px"))
     state: dict[str, Any] = {}

@@ -14,6 +14,7 @@ and its audit row exist together or not at all.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from kor import config, measures
-from kor.access import Actor, client_scope, require_role
+from kor.access import SYSTEM, Actor, client_scope, require_role
 from kor.errors import (
     AccessDenied,
     ConflictError,
@@ -242,6 +243,31 @@ class Store:
             ).scalar_one()
             self._audit(conn, actor, "create", "app_user", user_id, role=role)
         return user_id
+
+    def ensure_user(self, actor: Actor, user: Actor) -> Actor:
+        """Register ``user`` if no user of that name is stored (admin); returns the stored actor.
+
+        The single local user of an embedded installation is created this way on first use.
+        """
+        try:
+            return self.actor_for(user.username)
+        except AccessDenied:
+            self.add_user(actor, user.username, user.role, team=user.team)
+            return self.actor_for(user.username)
+
+    def current_actor(self) -> Actor:
+        """Who is using this process: the JupyterHub user (role from the database) or,
+        in a single-user installation, the configured local user (:func:`kor.config.local_actor`).
+
+        A JupyterHub user must be stored; their role is never taken from the environment.
+        """
+        hub_user = os.environ.get("JUPYTERHUB_USER")
+        if hub_user:
+            return self.actor_for(hub_user)
+        local = config.local_actor()
+        if local.role == "admin":
+            return self.ensure_user(SYSTEM, local)
+        return self.actor_for(local.username)
 
     def actor_for(self, username: str) -> Actor:
         """The :class:`Actor` of a stored user (role and team from the database)."""

@@ -106,9 +106,14 @@ def _cmd_sample(args: argparse.Namespace) -> int:
             seconds=f"{time.perf_counter() - start:.1f}",
         )
     )
-    out = args.out or project_root() / "data" / "sample"
-    data.to_csv(out)  # the same files write_sample() makes
-    print(t("cli.sample.written", path=str(out)))
+    from kor.sample import DEFAULT_SEED
+
+    out = args.out
+    if out is None and (args.clients, args.seed) == (400, DEFAULT_SEED):
+        out = project_root() / "data" / "sample"  # the bundled set; other sizes only on request
+    if out is not None:
+        data.to_csv(out)  # the same files write_sample() makes
+        print(t("cli.sample.written", path=str(out)))
     if args.load:
         store = Store.open(args.database)
         try:
@@ -183,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = sub.add_parser("sample", help=t("cli.sample.help"), description=t("cli.sample.help"))
     sample.add_argument("--clients", type=int, default=400)
-    sample.add_argument("--seed", type=int, default=20261123)
+    sample.add_argument("--seed", type=int, default=20261123)  # kor.sample.DEFAULT_SEED
     sample.add_argument("--out", type=Path, default=None, help=t("cli.sample.out"))
     sample.add_argument("--no-load", dest="load", action="store_false", help=t("cli.sample.load"))
     database(sample)

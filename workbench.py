@@ -34,8 +34,8 @@ def _say(text: str) -> None:
 
 def ensure_environment(extra: str) -> None:
     """Create the venv and install the project (with ``extra``) unless already current."""
-    if sys.version_info < (3, 11):
-        sys.exit("[workbench] Python 3.11 or newer is needed (found %s)." % sys.version.split()[0])
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script must say so on old Pythons
+        sys.exit(f"[workbench] Python 3.11 or newer is needed (found {sys.version.split()[0]}).")
     if not PYTHON.exists():
         _say("creating .venv")
         venv.EnvBuilder(with_pip=True).create(VENV)
@@ -46,7 +46,7 @@ def ensure_environment(extra: str) -> None:
     _say(f"installing the workbench ({extra or 'app'}) into .venv — a minute the first time")
     target = f".[{extra}]" if extra else "."
     subprocess.run(
-        [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", target],
+        [str(PYTHON), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", target],
         cwd=ROOT,
         check=True,
     )
@@ -68,7 +68,7 @@ def ensure_chromium() -> None:
             stdout=subprocess.DEVNULL,
         )
     else:
-        _say("Chromium not found: install it (Debian: apt-get install chromium) or set KOR_CHROMIUM")
+        _say("no Chromium: install it (Debian: apt-get install chromium) or set KOR_CHROMIUM")
 
 
 def postgres_default() -> None:
@@ -81,7 +81,7 @@ def postgres_default() -> None:
             os.environ["KOR_TEST_POSTGRES_URL"] = "postgresql://postgres@127.0.0.1:5432/test"
             _say("PostgreSQL answers on 127.0.0.1:5432: the store tests run against it too")
         else:
-            _say("no PostgreSQL on 127.0.0.1:5432 and KOR_TEST_POSTGRES_URL unset: those tests skip")
+            _say("no PostgreSQL on 127.0.0.1:5432, KOR_TEST_POSTGRES_URL unset: those tests skip")
 
 
 def main(argv: list[str]) -> int:

@@ -38,6 +38,8 @@ from kor.errors import (
 from kor.frames import TABLE_COLUMNS, Dataset, session_table
 from kor.pseudonyms import check_client_code
 from kor.store import schema
+from kor.store.cycle import CycleStoreMixin
+from kor.store.surveys import SurveyStoreMixin
 
 __all__ = ["Store", "ImportSummary", "EXPORT_COLUMNS", "open_store"]
 
@@ -104,7 +106,7 @@ def _sqlite_setup(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-class Store:
+class Store(SurveyStoreMixin, CycleStoreMixin):
     """A connection to the workbench database. Open with :meth:`open`."""
 
     def __init__(self, engine: Engine) -> None:

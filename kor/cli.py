@@ -171,6 +171,12 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Modules that add their own subcommands: each has ``register_cli(subparsers)``, whose
+#: handlers take the parsed arguments and return an exit code. A module that is not
+#: there yet is skipped, so features can land one by one.
+EXTENSIONS: tuple[str, ...] = ("kor.model_registry", "kor.report", "kor.backup", "kor.research")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
     parser = argparse.ArgumentParser(prog="kor", description=t("cli.description"))
@@ -210,6 +216,17 @@ def build_parser() -> argparse.ArgumentParser:
     up = dbsub.add_parser("upgrade", help=t("cli.db.upgrade"), description=t("cli.db.upgrade"))
     database(up)
     up.set_defaults(func=_cmd_db_upgrade)
+
+    import importlib
+
+    for name in EXTENSIONS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register_cli(sub)
     return parser
 
 

@@ -829,10 +829,16 @@ class Store(SurveyStoreMixin, CycleStoreMixin):
         *,
         team: str | None = None,
         clinician: str | None = None,
+        client: str | None = None,
+        episode: int | None = None,
         start: date | None = None,
         end: date | None = None,
     ) -> Dataset:
-        """The tables the actor may read, filtered by team, clinician and session dates."""
+        """The tables the actor may read, filtered by team, clinician, client, episode, dates.
+
+        Every call is audited (who read how many episodes; a client filter is recorded as
+        used, not by its code, so the audit holds no client codes).
+        """
         scope, who = client_scope(actor)
         c, e, s, m, u, t = (
             schema.client,
@@ -853,6 +859,10 @@ class Store(SurveyStoreMixin, CycleStoreMixin):
             ep_sel = ep_sel.where(t.c.code == team)
         if clinician:
             ep_sel = ep_sel.where(u.c.username == clinician)
+        if client:
+            ep_sel = ep_sel.where(c.c.code == client)
+        if episode is not None:
+            ep_sel = ep_sel.where(e.c.id == episode)
         ep_ids = ep_sel.scalar_subquery()
         ses_where = [s.c.episode_id.in_(ep_ids)]
         if start:
@@ -906,6 +916,8 @@ class Store(SurveyStoreMixin, CycleStoreMixin):
                 None,
                 team=team,
                 clinician=clinician,
+                client_filter=client is not None,
+                episode=episode,
                 episodes=len(frames["episodes"]),
             )
         return Dataset(**frames)

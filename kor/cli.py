@@ -40,7 +40,8 @@ def _actor(store) -> Actor:  # noqa: ANN001
 
 
 def ensure_database(*, load_sample: bool = True, sample_dir: Path | None = None) -> dict[str, int]:
-    """Create/migrate the database; load the bundled sample when it holds no client.
+    """Create/migrate the database; load the bundled sample when it holds no client;
+    refit the expected-response model when it is due.
 
     Returns rows per table. Used by ``kor app`` so the first start has data to show.
     """
@@ -58,6 +59,9 @@ def ensure_database(*, load_sample: bool = True, sample_dir: Path | None = None)
 
                 data = generate()
             store.load_dataset(SYSTEM, data)
+        from kor.model_registry import ensure_expected_model
+
+        ensure_expected_model(store)  # refits on the schedule (every 30 days)
         return store.counts(SYSTEM)
     finally:
         store.close()

@@ -70,9 +70,14 @@ class ValidationError(KorError):
 
     def message(self, language: str | None = None) -> str:
         """The message in the user's language, with its position."""
-        from kor.i18n import t
+        from kor.i18n import catalog, t
 
-        text = t(self.key, language=language, **self.params)
+        # a parameter that is itself a catalog key (e.g. "age_group.adult") is shown translated
+        params = {
+            k: t(v, language=language) if isinstance(v, str) and v in catalog() else v
+            for k, v in self.params.items()
+        }
+        text = t(self.key, language=language, **params)
         where = []
         if self.row is not None:
             where.append(t("error.where.row", language=language, row=self.row))

@@ -227,7 +227,7 @@ def check_fits(measure: Measure, age_group: str, format: str) -> None:
             "error.measure_age_group",
             field="measure",
             measure=measure.code,
-            age_group=t(f"age_group.{age_group}"),
+            age_group=f"age_group.{age_group}",
             expected=expected,
         )
     if format not in measure.formats:
@@ -235,20 +235,20 @@ def check_fits(measure: Measure, age_group: str, format: str) -> None:
             "error.measure_format",
             field="measure",
             measure=measure.code,
-            format=", ".join(t(f"format.{f}") for f in measure.formats),
+            format=f"format.{measure.formats[0]}" if len(measure.formats) == 1 else "format.any",
         )
 
 
-def _as_number(value: object, fieldname: str) -> float:
+def _as_number(value: object, fieldname: str, label: str) -> float:
     """Parse one item value; accepts Norwegian decimal comma in strings."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        raise ValidationError("error.missing_item", field=fieldname, item=fieldname)
+        raise ValidationError("error.missing_item", field=fieldname, item=label)
     if isinstance(value, bool):
         raise ValidationError("error.not_a_number", field=fieldname)
     if isinstance(value, str):
         text = value.strip().replace("\u2212", "-").replace(",", ".")
         if not text:
-            raise ValidationError("error.missing_item", field=fieldname, item=fieldname)
+            raise ValidationError("error.missing_item", field=fieldname, item=label)
         try:
             return float(text)
         except ValueError:
@@ -284,9 +284,10 @@ def score(measure: Measure, values: Mapping[str, object]) -> dict[str, float]:
     result: dict[str, float] = {}
     for item in measure.items:
         name = f"{measure.code}.{item}"
+        label = f"measure.{measure.code}.item.{item}"  # a catalog key: shown translated
         if item not in values:
-            raise ValidationError("error.missing_item", field=name, item=measure.item_label(item))
-        number = _as_number(values[item], name)
+            raise ValidationError("error.missing_item", field=name, item=label)
+        number = _as_number(values[item], name, label)
         if not low <= number <= high:
             raise OutOfRangeError("error.out_of_range", field=name, low=low, high=high)
         if abs(number * scale - round(number * scale)) > 1e-6:

@@ -18,6 +18,11 @@ Settings (environment first, then defaults):
       [wording."measure.ORS.item.individually"]   # licensed wording, if the service has it
       nb = "..."
       en = "..."
+
+      [flags.alliance_item]                       # switch a rule on, change a threshold
+      enabled = true
+      [flags.alliance_low]
+      threshold = 35.0
 """
 
 from __future__ import annotations
@@ -70,7 +75,7 @@ def load_service_config(path: str | Path | None = None) -> dict[str, Any]:
 
 def apply_service_config(settings: dict[str, Any]) -> None:
     """Apply measure settings and licensed wording from a loaded configuration."""
-    from kor import i18n, measures
+    from kor import flags, i18n, measures
 
     unknown = set(settings) - {"measures", "wording", "flags"}
     if unknown:
@@ -80,3 +85,4 @@ def apply_service_config(settings: dict[str, Any]) -> None:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     i18n.add_overrides(settings.get("wording", {}))
+    flags.configure(settings.get("flags", {}))

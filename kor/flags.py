@@ -191,6 +191,21 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 )
 
 
+_SERVICE: dict[str, tuple[Rule, ...]] = {"rules": DEFAULT_RULES}
+
+
+def configure(mapping: Mapping[str, Mapping[str, object]]) -> tuple[Rule, ...]:
+    """Make a service's rule changes the rules in force (the ``[flags]`` section of its
+    configuration, applied by :func:`kor.config.apply_service_config`); returns them."""
+    _SERVICE["rules"] = rules_from_config(mapping)
+    return _SERVICE["rules"]
+
+
+def service_rules() -> tuple[Rule, ...]:
+    """The rules in force: :data:`DEFAULT_RULES` with the service's configuration applied."""
+    return _SERVICE["rules"]
+
+
 def rules_from_config(
     mapping: Mapping[str, Mapping[str, object]],
     *,
@@ -376,7 +391,7 @@ def _empty_flags() -> pd.DataFrame:
 def evaluate_flags(
     sessions: pd.DataFrame,
     *,
-    rules: tuple[Rule, ...] | list[Rule] = DEFAULT_RULES,
+    rules: tuple[Rule, ...] | list[Rule] | None = None,
     expected: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every flag that fires, one row per rule per session.
@@ -386,7 +401,8 @@ def evaluate_flags(
     sessions : DataFrame
         The session table (:data:`kor.frames.SESSION_COLUMNS`); need not be sorted.
     rules : sequence of Rule
-        The rules to evaluate (default :data:`DEFAULT_RULES`; see :func:`rules_from_config`).
+        The rules to evaluate (default :func:`service_rules`, i.e. :data:`DEFAULT_RULES`
+        with the service's configuration; see :func:`rules_from_config`).
         Disabled rules never fire.
     expected : DataFrame, optional
         Expected-path percentiles, columns ``episode, session_no, p10, p25, p50, p75``
@@ -424,7 +440,7 @@ def evaluate_flags(
       800,000 sessions giving 0.65-1.1 million flags took 0.3-0.5 s CPU when sorted and
       0.65-0.9 s shuffled with an expected frame (2-core development machine).
     """
-    rules = tuple(rules)
+    rules = service_rules() if rules is None else tuple(rules)
     require_columns(sessions, _SESSION_COLUMNS, where="sessions")
     active = [(i, r) for i, r in enumerate(rules) if r.enabled]
     ids = [r.id for r in rules]
@@ -672,7 +688,7 @@ def current_flags(flags: pd.DataFrame) -> pd.DataFrame:
 def _find_rule(rule: str | Rule) -> Rule:
     if isinstance(rule, Rule):
         return rule
-    for r in DEFAULT_RULES:
+    for r in (*service_rules(), *DEFAULT_RULES):
         if r.id == rule:
             return r
     raise ConfigError(f"unknown flag rule {rule!r}; known: {sorted(r.id for r in DEFAULT_RULES)}")

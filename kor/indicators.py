@@ -444,7 +444,7 @@ def service_indicators(
     if flags is None:
         from kor import flags as flag_rules
 
-        alliance_rules = [r for r in flag_rules.DEFAULT_RULES if r.kind in ALLIANCE_WARNING_RULES]
+        alliance_rules = [r for r in flag_rules.service_rules() if r.kind in ALLIANCE_WARNING_RULES]
         flags = flag_rules.evaluate_flags(sessions, rules=alliance_rules)
     require_columns(episodes, ("episode", "intake", "change", "category", "assessable"), "episodes")
 

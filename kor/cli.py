@@ -237,8 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kor`` command; returns the exit code."""
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("kor").setLevel(logging.INFO)
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--language" in argv:
         from kor.i18n import set_language

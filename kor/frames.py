@@ -40,7 +40,16 @@ import pandas as pd
 from kor import measures
 from kor.errors import MissingColumnsError
 
-__all__ = ["TABLE_COLUMNS", "SESSION_COLUMNS", "Dataset", "session_table", "require_columns"]
+__all__ = [
+    "TABLE_COLUMNS",
+    "SESSION_COLUMNS",
+    "ITEM_COLUMNS",
+    "FILE_COLUMNS",
+    "Dataset",
+    "session_table",
+    "read_session_csv",
+    "require_columns",
+]
 
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "teams": ("team_id", "code", "name"),
@@ -66,6 +75,23 @@ _DATE_COLUMNS = {
     "sessions": ("session_date",),
     "measurements": ("entered_at",),
 }
+
+ITEM_COLUMNS: tuple[str, ...] = ("item1", "item2", "item3", "item4")
+#: The import/export file format, one row per measurement (docs/import-format.md).
+FILE_COLUMNS: tuple[str, ...] = (
+    "client_code",
+    "age_group",
+    "birth_year",
+    "team",
+    "clinician",
+    "episode_start",
+    "session_date",
+    "session_no",
+    "format",
+    "measure",
+    *ITEM_COLUMNS,
+    "total",
+)
 
 SESSION_COLUMNS: tuple[str, ...] = (
     "client",
@@ -148,6 +174,22 @@ class Dataset:
                     frame[col] = frame[col].astype("object").where(frame[col].notna(), None)
             frames[name] = frame
         return cls(**frames)
+
+
+def read_session_csv(path: str | Path) -> pd.DataFrame:
+    """Read a session table (:data:`SESSION_COLUMNS`) saved as CSV, with its dtypes.
+
+    For researchers bringing their own data, and for the reference cases of the tests.
+    """
+    frame = pd.read_csv(path, dtype={"client": str, "team": str, "clinician": str})
+    require_columns(frame, SESSION_COLUMNS, where=str(path))
+    for col in ("episode_start", "episode_end", "session_date"):
+        frame[col] = pd.to_datetime(frame[col])
+    for col in ("end_reason", "outcome_measure", "alliance_measure"):
+        frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
+    for col in ("outcome", "alliance", "alliance_min_item"):
+        frame[col] = frame[col].astype("float64")
+    return frame.loc[:, list(SESSION_COLUMNS)]
 
 
 def session_table(data: Dataset) -> pd.DataFrame:

@@ -38,6 +38,7 @@ import pandas as pd
 
 from kor import measures
 from kor.errors import ImportFileError, MissingColumnsError, ValidationError
+from kor.frames import FILE_COLUMNS, ITEM_COLUMNS
 from kor.i18n import t
 
 __all__ = [
@@ -53,22 +54,8 @@ __all__ = [
     "write_sessions",
 ]
 
-ITEM_COLUMNS: tuple[str, ...] = ("item1", "item2", "item3", "item4")
 #: File columns in the order :func:`write_sessions` writes them (canonical headers).
-COLUMNS: tuple[str, ...] = (
-    "client_code",
-    "age_group",
-    "birth_year",
-    "team",
-    "clinician",
-    "episode_start",
-    "session_date",
-    "session_no",
-    "format",
-    "measure",
-    *ITEM_COLUMNS,
-    "total",
-)
+COLUMNS: tuple[str, ...] = FILE_COLUMNS
 #: Columns a file must have; in addition ``age_group`` or ``birth_year`` (or both).
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "client_code",
@@ -81,21 +68,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     *ITEM_COLUMNS,
 )
 #: Columns of the frame :func:`read_sessions` returns.
-FRAME_COLUMNS: tuple[str, ...] = (
-    "client_code",
-    "age_group",
-    "birth_year",
-    "team",
-    "clinician",
-    "episode_start",
-    "session_date",
-    "session_no",
-    "format",
-    "measure",
-    *ITEM_COLUMNS,
-    "total",
-    "source_row",
-)
+FRAME_COLUMNS: tuple[str, ...] = (*FILE_COLUMNS, "source_row")
 #: Accepted headers per canonical column. Matching ignores case, surrounding space and
 #: the characters space, ``_``, ``-`` and ``.`` (so "Økt nr." matches ``øktnr``).
 ALIASES: dict[str, tuple[str, ...]] = {

@@ -21,22 +21,15 @@ from kor.change import (
     reliable_change_points,
 )
 from kor.errors import MissingColumnsError, OutOfRangeError, ValidationError
-from kor.frames import SESSION_COLUMNS
+from kor.frames import SESSION_COLUMNS, read_session_csv
 
 DATA = Path(__file__).parent / "data" / "change"
 CASES = json.loads((DATA / "cases.json").read_text(encoding="utf-8"))
 
 
 def read_sessions(name: str) -> pd.DataFrame:
-    """A session table (kor.frames.SESSION_COLUMNS) from a reference CSV."""
-    frame = pd.read_csv(DATA / name, dtype={"client": str, "team": str, "clinician": str})
-    for col in ("episode_start", "episode_end", "session_date"):
-        frame[col] = pd.to_datetime(frame[col])
-    for col in ("end_reason", "outcome_measure", "alliance_measure"):
-        frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
-    for col in ("outcome", "alliance", "alliance_min_item"):
-        frame[col] = frame[col].astype("float64")
-    return frame.loc[:, list(SESSION_COLUMNS)]
+    """A session table from a reference CSV."""
+    return read_session_csv(DATA / name)
 
 
 def session_rows(outcomes, *, age_group="adult", measure="ORS", episode=1, start_no=1):

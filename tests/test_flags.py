@@ -24,7 +24,7 @@ from kor.flags import (
     rule_name,
     rules_from_config,
 )
-from kor.frames import SESSION_COLUMNS
+from kor.frames import SESSION_COLUMNS, read_session_csv
 from kor.i18n import catalog
 
 DATA = Path(__file__).parent / "data" / "change"
@@ -32,14 +32,8 @@ CASES = json.loads((DATA / "cases.json").read_text(encoding="utf-8"))
 
 
 def read_sessions(name: str) -> pd.DataFrame:
-    frame = pd.read_csv(DATA / name, dtype={"client": str, "team": str, "clinician": str})
-    for col in ("episode_start", "episode_end", "session_date"):
-        frame[col] = pd.to_datetime(frame[col])
-    for col in ("end_reason", "outcome_measure", "alliance_measure"):
-        frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
-    for col in ("outcome", "alliance", "alliance_min_item"):
-        frame[col] = frame[col].astype("float64")
-    return frame.loc[:, list(SESSION_COLUMNS)]
+    """A session table from a reference CSV."""
+    return read_session_csv(DATA / name)
 
 
 def episode(outcome=None, alliance=None, min_item=None, *, session_no=None, ep=1):

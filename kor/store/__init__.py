@@ -35,7 +35,7 @@ from kor.errors import (
     StoreError,
     ValidationError,
 )
-from kor.frames import TABLE_COLUMNS, Dataset, session_table
+from kor.frames import FILE_COLUMNS, ITEM_COLUMNS, TABLE_COLUMNS, Dataset, session_table
 from kor.pseudonyms import check_client_code
 from kor.store import schema
 from kor.store.cycle import CycleStoreMixin
@@ -43,21 +43,7 @@ from kor.store.surveys import SurveyStoreMixin
 
 __all__ = ["Store", "ImportSummary", "EXPORT_COLUMNS", "open_store"]
 
-ITEM_COLUMNS = ("item1", "item2", "item3", "item4")
-EXPORT_COLUMNS: tuple[str, ...] = (
-    "client_code",
-    "age_group",
-    "birth_year",
-    "team",
-    "clinician",
-    "episode_start",
-    "session_date",
-    "session_no",
-    "format",
-    "measure",
-    *ITEM_COLUMNS,
-    "total",
-)
+EXPORT_COLUMNS: tuple[str, ...] = FILE_COLUMNS
 _WRITE_ROLES = ("clinician", "team_lead", "admin")
 _MIGRATION_LOCK = threading.Lock()
 

@@ -133,7 +133,14 @@ class Dataset:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            require_columns(getattr(self, f.name), TABLE_COLUMNS[f.name], where=f.name)
+            frame = getattr(self, f.name)
+            require_columns(frame, TABLE_COLUMNS[f.name], where=f.name)
+            dates = [c for c in _DATE_COLUMNS.get(f.name, ()) if frame[c].dtype != "datetime64[ns]"]
+            if dates:  # one time unit everywhere (pandas 2 reads ns, pandas 3 may give us)
+                frame = frame.copy()
+                for col in dates:
+                    frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ns]")
+                setattr(self, f.name, frame)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Table name -> frame, in load order (parents first)."""
@@ -167,7 +174,7 @@ class Dataset:
             for col in _DATE_COLUMNS.get(name, ()):
                 frame[col] = pd.to_datetime(frame[col])
             for col in ("team_id", "birth_year"):
-                if col in frame.columns:
+                if col in frame.columns and name != "teams":  # nullable foreign keys
                     frame[col] = frame[col].astype("Int64")
             for col in ("end_reason",):
                 if col in frame.columns:

@@ -512,7 +512,7 @@ def _baseline(points: pd.DataFrame, parts: np.ndarray, freeze) -> np.ndarray:
     if _is_position(freeze):
         base = np.arange(1, size + 1) <= freeze
     else:
-        base = (points["x"] <= _as_x(freeze, points["x"])).to_numpy()
+        base = (points["x"] <= _as_x(freeze, points["x"])).to_numpy().copy()
     for p in np.unique(parts):
         in_part = parts == p
         if not base[in_part].any():

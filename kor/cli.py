@@ -26,12 +26,7 @@ __all__ = ["main", "project_root", "ensure_database"]
 log = logging.getLogger("kor")
 
 
-def project_root() -> Path:
-    """The checkout holding ``notebooks/`` and ``data/sample/`` (editable install or cwd)."""
-    here = Path(__file__).resolve().parents[1]
-    if (here / "notebooks").is_dir():
-        return here
-    return Path.cwd()
+project_root = config.project_root
 
 
 def _actor(store) -> Actor:  # noqa: ANN001
@@ -91,6 +86,7 @@ def _cmd_app(args: argparse.Namespace) -> int:
         "--strip_sources=True",
     ]  # the allow/deny lists of static files are in voila.json (read from the project root)
     print(t("cli.app.serving", url=f"http://{args.host}:{args.port}/"), flush=True)
+    os.environ["KOR_DATA_DIR"] = str(config.data_dir())  # the kernels open this database
     os.chdir(project_root())
     os.execv(sys.executable, command)
     return 0  # pragma: no cover - exec does not return

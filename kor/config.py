@@ -2,8 +2,8 @@
 
 Settings (environment first, then defaults):
 
-* ``KOR_DATA_DIR``: directory of the embedded database and keys (default ``./var``,
-  outside the served ``notebooks/`` folder so no data file can be served).
+* ``KOR_DATA_DIR``: directory of the embedded database (default ``var`` under the project
+  root, outside the served ``notebooks/`` folder so no data file can be served).
 * ``KOR_DATABASE_URL``: a SQLAlchemy URL; default the SQLite file ``<data dir>/kor.sqlite``.
   PostgreSQL: ``postgresql+psycopg://user@host:5432/db``.
 * ``KOR_USER`` / ``KOR_ROLE`` / ``KOR_TEAM``: the single local user of the embedded default.
@@ -35,12 +35,31 @@ from typing import Any
 from kor.access import Actor
 from kor.errors import ConfigError
 
-__all__ = ["data_dir", "database_url", "local_actor", "load_service_config", "apply_service_config"]
+__all__ = [
+    "project_root",
+    "data_dir",
+    "database_url",
+    "local_actor",
+    "load_service_config",
+    "apply_service_config",
+]
+
+
+def project_root() -> Path:
+    """The checkout holding ``pyproject.toml`` (editable install), else the working directory."""
+    here = Path(__file__).resolve().parents[1]
+    return here if (here / "pyproject.toml").exists() else Path.cwd()
 
 
 def data_dir() -> Path:
-    """The data directory (created if missing)."""
-    path = Path(os.environ.get("KOR_DATA_DIR", "var")).resolve()
+    """The data directory (created if missing).
+
+    A relative ``KOR_DATA_DIR`` (default ``var``) is taken from the project root, not the
+    working directory: Voilà kernels run inside ``notebooks/``, and must open the same
+    database as ``kor app`` did, never one inside the served folder.
+    """
+    path = Path(os.environ.get("KOR_DATA_DIR", "var"))
+    path = (path if path.is_absolute() else project_root() / path).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -56,6 +56,7 @@ __all__ = [
     "Phase",
     "GoalMeasure",
     "GOAL_MEASURES",
+    "GOAL_MEASURE_MODULES",
     "register_goal_measure",
     "GOAL_SOURCES",
     "register_goal_source",
@@ -177,7 +178,11 @@ class GoalMeasure:
     series: for measures not computed from the session table (e.g. BSB items), a
     function ``(data, team, start, end) -> DataFrame[month, value, n]``; ``source``
     then names what ``data`` is (``"sessions"`` = the KOR session table), so the
-    app layer knows what to load.
+    app layer knows what to load; extra columns it returns are kept after the usual four.
+    evaluate: for measures whose series is too short for a control chart (a BSB item
+    has one point per survey round), a function with the signature of
+    :func:`evaluate_goal` that returns an :class:`Evaluation` (or a subclass);
+    :func:`evaluate_goal` hands such a measure over to it.
     """
 
     key: str
@@ -191,6 +196,7 @@ class GoalMeasure:
     denominator: str | Callable[[pd.DataFrame], pd.Series] | None = None
     source: str = "sessions"
     series: Callable[..., pd.DataFrame] | None = field(default=None, compare=False)
+    evaluate: Callable[..., Evaluation] | None = field(default=None, compare=False)
 
     def label(self, language: str | None = None) -> str:
         return t(self.label_key, language=language)
@@ -200,10 +206,72 @@ def _alliance_sessions(ind: pd.DataFrame) -> pd.Series:
     return ind["sessions"].astype(float) * ind["pct_sessions_with_alliance"].astype(float) / 100.0
 
 
+#: Modules that register more goal measures (and their sources) when imported, the way
+#: :data:`kor.cli.EXTENSIONS` adds commands. They are imported the first time
+#: :data:`GOAL_MEASURES` is read, not when this module is, so ``kor`` never imports
+#: them at start-up and they may import ``kor.cycle`` freely.
+GOAL_MEASURE_MODULES: tuple[str, ...] = ("surveys.goal_measures",)
+
+
+class _MeasureRegistry(dict):
+    """The goal-measure dict; reading it first imports :data:`GOAL_MEASURE_MODULES`.
+
+    Every consumer (the store, the report, the app, :func:`smart_check`) then sees a
+    goal bound to e.g. a BSB item without having imported its module itself.
+    """
+
+    _loaded = False
+
+    def _load(self) -> None:
+        if type(self)._loaded:
+            return
+        type(self)._loaded = True  # before importing: the modules register into us
+        import importlib
+
+        for name in GOAL_MEASURE_MODULES:
+            try:
+                importlib.import_module(name)
+            except ImportError as exc:  # an optional part not installed: KOR goals still work
+                warnings.warn(f"goal measures of {name} not loaded: {exc}", stacklevel=3)
+
+    def __getitem__(self, key: str) -> GoalMeasure:
+        self._load()
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self._load()
+        return super().__contains__(key)
+
+    def __iter__(self) -> Any:
+        self._load()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self._load()
+        return super().__len__()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._load()
+        return super().get(key, default)
+
+    def keys(self) -> Any:
+        self._load()
+        return super().keys()
+
+    def values(self) -> Any:
+        self._load()
+        return super().values()
+
+    def items(self) -> Any:
+        self._load()
+        return super().items()
+
+
 _PCT = (0.0, 100.0)
-#: Measures a goal can be bound to, by key. Add with :func:`register_goal_measure`.
-GOAL_MEASURES: dict[str, GoalMeasure] = {
-    m.key: m
+#: Measures a goal can be bound to, by key. Add with :func:`register_goal_measure`;
+#: the modules of :data:`GOAL_MEASURE_MODULES` add theirs when it is first read.
+GOAL_MEASURES: dict[str, GoalMeasure] = _MeasureRegistry(
+    (m.key, m)
     for m in (
         GoalMeasure(
             "pct_sessions_with_alliance",
@@ -286,7 +354,7 @@ GOAL_MEASURES: dict[str, GoalMeasure] = {
             unit="cycle.unit.points",
         ),
     )
-}
+)
 
 
 def register_goal_measure(measure: GoalMeasure, *, replace: bool = False) -> GoalMeasure:
@@ -366,8 +434,10 @@ def goal_series(
     ['month', 'value', 'n', 'count']
     """
     m = _measure(measure)
+    extra: list[str] = []
     if m.series is not None:
         out = m.series(sessions, team, start, end)
+        extra = [c for c in out.columns if c not in SERIES_COLUMNS]
     else:
         ind = _indicators(sessions, team, period="M", start=start, end=end)
         if ind.empty:
@@ -395,7 +465,8 @@ def goal_series(
     else:
         out["count"] = np.nan
     out["month"] = pd.to_datetime(out["month"])
-    return out.loc[:, list(SERIES_COLUMNS)].sort_values("month").reset_index(drop=True)
+    columns = [*SERIES_COLUMNS, *extra]
+    return out.loc[:, columns].sort_values("month").reset_index(drop=True)
 
 
 def goal_baseline(
@@ -726,11 +797,15 @@ def evaluate_goal(
     3-sigma rule), read with the measure's direction: a signal in the better
     direction is ``improved``, in the worse direction ``worse``, else ``no_signal``.
     The rules that fired are named with their numbers (:meth:`Evaluation.rule_text`).
+    A measure with its own ``evaluate`` (too few points for these rules) is evaluated
+    by it instead.
 
     References: Anhøj J, Olesen AV. PLoS One 2014;9(11):e113825.
     doi:10.1371/journal.pone.0113825
     """
     m = _measure(measure)
+    if m.evaluate is not None:
+        return m.evaluate(series, changes, baseline_end, measure=m, target=target)
     if series.empty:
         raise ValidationError("error.spc.too_few_points", n=0)
     entries = _changes(changes)

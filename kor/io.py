@@ -35,6 +35,7 @@ from typing import IO, NamedTuple
 
 import numpy as np
 import pandas as pd
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from kor import measures
 from kor.errors import ImportFileError, MissingColumnsError, ValidationError
@@ -909,7 +910,9 @@ def _write_xlsx(columns: dict[str, pd.Series], handle: IO[bytes]) -> None:
         elif c in _INT_COLUMNS:
             cells.append(np.array([None if pd.isna(v) else int(v) for v in values], dtype=object))
         else:
-            text = _neutralise(values)
+            text = np.array(
+                [ILLEGAL_CHARACTERS_RE.sub("", v) for v in _neutralise(values)], dtype=object
+            )
             cells.append(np.where(text == "", None, text))
     for row in zip(*cells, strict=True):
         sheet.append(row)

@@ -63,12 +63,27 @@ def _now() -> datetime:
     return datetime.now().replace(microsecond=0)
 
 
-def _as_date(value: Any) -> date:
+def _as_date(value: Any, field: str = "session_date") -> date:
+    """A date from a date, datetime or text (``dd.mm.yyyy`` or ``yyyy-mm-dd``, day first);
+    anything else, or an impossible date such as 31.02.2026, is a clear ValidationError."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
-    return pd.Timestamp(value).date()
+    if isinstance(value, str):
+        for pattern in ("%d.%m.%Y", "%Y-%m-%d"):
+            try:
+                return datetime.strptime(value.strip(), pattern).date()
+            except ValueError:
+                continue
+        raise ValidationError("error.bad_date", field=field)
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        raise ValidationError("error.bad_date", field=field) from None
+    if pd.isna(stamp):
+        raise ValidationError("error.bad_date", field=field)
+    return stamp.date()
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -196,6 +211,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin):
     # --------------------------------------------------------- reference data
     def add_team(self, actor: Actor, code: str, name: str) -> int:
         """Create a team (admin)."""
+        actor = self._verified(actor)
         require_role(actor, "admin")
         with self.engine.begin() as conn:
             team_id = conn.execute(
@@ -214,6 +230,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin):
         team: str | None = None,
     ) -> int:
         """Create a user with a role (admin). ``team`` is a team code."""
+        actor = self._verified(actor)
         require_role(actor, "admin")
         Actor(username=username, role=role)  # validates role
         with self.engine.begin() as conn:
@@ -257,6 +274,15 @@ class Store(SurveyStoreMixin, CycleStoreMixin):
             return self.ensure_user(SYSTEM, local)
         return self.actor_for(local.username)
 
+    def _verified(self, actor: Actor) -> Actor:
+        """``actor`` as stored: role and team re-read from ``app_user`` on every call, so a
+        forged ``Actor("x", "admin")`` gets no more than x's stored role. The maintenance
+        actor :data:`kor.access.SYSTEM` passes (see SECURITY.md for what this does and does
+        not protect against)."""
+        if actor is SYSTEM:
+            return actor
+        return self.actor_for(actor.username)
+
     def actor_for(self, username: str) -> Actor:
         """The :class:`Actor` of a stored user (role and team from the database)."""
         with self._read() as conn:
@@ -297,6 +323,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin):
         on: date | None = None,
     ) -> int:
         """Register a client by pseudonymous code; age group from birth year if not given."""
+        actor = self._verified(actor)
         require_role(actor, *_WRITE_ROLES)
         if actor.role == "team_lead" and team != actor.team:
             raise AccessDenied()
@@ -324,6 +351,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin):
         self, actor: Actor, client_code: str, *, start: date, clinician: str | None = None
     ) -> int:
         """Start an episode of care for a client, held by ``clinician`` (default: the actor)."""
+        actor = self._verified(actor)
         require_role(actor, *_WRITE_ROLES)
         clinician = clinician or actor.username
         if actor.role == "clinician" and clinician != actor.username:
@@ -351,6 +379,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin):
         self, actor: Actor, episode_id: int, *, end: date, reason: str, version: int | None = None
     ) -> None:
         """End an episode with a reason (completed, dropout, referred, moved, other)."""
+        actor = self._verified(actor)
         if reason not in ("completed", "dropout", "referred", "moved", "other"):
             raise ValidationError("error.bad_choice", field="end_reason", choices=reason)
         with self.engine.begin() as conn:
@@ -410,6 +439,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin):
         declaration (range, one decimal, all items) and against the client's age
         group and the session format; nothing is written if any check fails.
         """
+        actor = self._verified(actor)
         if format not in measures.FORMATS:
             raise ValidationError("error.bad_choice", field="format", choices="individual, group")
         session_date = _as_date(session_date)
@@ -455,6 +485,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin):
         self, actor: Actor, session_id: int, measure: str, values: Mapping[str, object]
     ) -> int:
         """Add one measure to a recorded session (e.g. the SRS at the end of the session)."""
+        actor = self._verified(actor)
         with self.engine.begin() as conn:
             srow = conn.execute(
                 sa.select(schema.session).where(schema.session.c.id == session_id)
@@ -484,6 +515,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin):
         version: the version the user saw; if someone else corrected it since,
         :class:`ConflictError` is raised and nothing changes. Returns the new version.
         """
+        actor = self._verified(actor)
         with self.engine.begin() as conn:
             row = conn.execute(
                 sa.select(schema.measurement, schema.session.c.episode_id, schema.session.c.format)
@@ -574,6 +606,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin):
 
         Ids are kept as given. One audit row per table records the load.
         """
+        actor = self._verified(actor)
         require_role(actor, "admin")
         tables = {
             "teams": schema.team,
@@ -606,6 +639,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin):
         contradicts stored data (other values, another team) is a problem; if any row
         has a problem, :class:`ImportFileError` lists them all and nothing is written.
         """
+        actor = self._verified(actor)
         require_role(actor, "admin", "team_lead")
         problems: list[ValidationError] = []
         added = {"clients": 0, "episodes": 0, "sessions": 0, "measurements": 0}
@@ -825,6 +859,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin):
         Every call is audited (who read how many episodes; a client filter is recorded as
         used, not by its code, so the audit holds no client codes).
         """
+        actor = self._verified(actor)
         scope, who = client_scope(actor)
         c, e, s, m, u, t = (
             schema.client,
@@ -957,6 +992,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin):
 
     def audit_log(self, actor: Actor, *, limit: int = 1000) -> pd.DataFrame:
         """The newest audit rows (admin only). There is no way to edit them through the library."""
+        actor = self._verified(actor)
         require_role(actor, "admin")
         with self._read() as conn:
             return pd.read_sql(
@@ -974,6 +1010,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin):
         n_episodes: int,
     ) -> int:
         """Persist a fitted model (e.g. the expected-response model) with its date and size."""
+        actor = self._verified(actor)
         require_role(actor, "admin", "quality_lead")
         with self.engine.begin() as conn:
             model_id = conn.execute(

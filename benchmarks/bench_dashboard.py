@@ -1,0 +1,166 @@
+"""Benchmark: the quality dashboard after a filter change, and the full leader report.
+
+Not a test (nothing here asserts timing); run it by hand::
+
+    .venv/bin/python benchmarks/bench_dashboard.py --data sample      # bundled sample
+    .venv/bin/python benchmarks/bench_dashboard.py --data 100000      # 100,000 clients
+
+Data: the bundled sample (``data/sample``, 400 clients) or ``kor.sample.generate(N)``
+loaded into a SQLite file under /tmp (``/tmp/kor-bench-<N>.sqlite``, built once with
+``Store.load_dataset`` and reused; a file is used only when it holds N clients).
+
+Timed, median of ``--repeats`` runs, as the quality lead (role quality_lead):
+
+(a) ``open``: ``dashboard_app(store, actor)`` (reads the session table once, computes
+    and draws the first tab) - once, not a median;
+(b) ``filter_change``: setting the team filter widget's value (whole service -> a
+    team -> ...), i.e. recompute + redraw of the trends tab, as the user waits for it;
+    ``filter_compute`` is the computation alone (``compute_report`` with the cache);
+(c) ``report_<fmt>``: ``build_report`` (reads the data from the store) + rendering
+    to PDF, XLSX and HTML, as ``kor report`` does.
+
+Writes ``benchmarks/results/dashboard-<data>.json``. Goals (issue «quality lead
+dashboard»): filter change under 1 s, report under 10 s at 100,000 clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kor import report  # noqa: E402
+from kor.access import SYSTEM  # noqa: E402
+from kor.store import Store  # noqa: E402
+
+
+def open_store(data: str) -> Store:
+    """The benchmark database (built and cached under /tmp when missing)."""
+    if data == "sample":
+        from kor.frames import Dataset
+
+        path = Path("/tmp/kor-bench-sample.sqlite")
+        store = Store.open(f"sqlite:///{path}")
+        if store.is_empty():
+            store.load_dataset(SYSTEM, Dataset.read_csv(ROOT / "data" / "sample"))
+        return store
+    clients = int(data)
+    path = Path(
+        f"/tmp/kor-bench-{clients // 1000}k.sqlite"
+        if clients % 1000 == 0
+        else f"/tmp/kor-bench-{clients}.sqlite"
+    )
+    if path.exists():
+        store = Store.open(f"sqlite:///{path}")
+        if store.counts(SYSTEM)["client"] == clients:
+            return store
+        store.close()
+        raise SystemExit(f"{path} exists but does not hold {clients} clients; remove it")
+    from kor.sample import generate
+
+    print(f"building {path} (about 80 s) ...", flush=True)
+    tmp = path.with_suffix(".building")
+    store = Store.open(f"sqlite:///{tmp}")
+    store.load_dataset(SYSTEM, generate(clients))
+    store.close()
+    tmp.replace(path)
+    return Store.open(f"sqlite:///{path}")
+
+
+def median_time(fn, repeats: int) -> tuple[float, list[float]]:
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs), runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="sample", help="'sample' or a number of clients")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    args = parser.parse_args(argv)
+
+    from widgets.dashboard import dashboard_app
+
+    store = open_store(args.data)
+    actor = store.actor_for("randi.saether")
+    counts = store.counts(SYSTEM)
+    results: dict[str, object] = {"data": args.data, "counts": counts}
+
+    start = time.perf_counter()
+    app = dashboard_app(store, actor)._kor_app
+    results["open"] = time.perf_counter() - start
+    assert app.status.children == (), "the dashboard failed to open"
+    teams = [v for _, v in app.team.options]
+    cycle = iter(teams[1:] + [""] + teams[1:] * args.repeats)
+
+    def change_filter() -> None:
+        app.team.value = next(cycle)
+        assert app.status.children == (), "the dashboard failed after a filter change"
+
+    change_filter()  # warm: the cache for the period is already filled by open
+    results["filter_change"], results["filter_change_runs"] = median_time(
+        change_filter, args.repeats
+    )
+    results["filter_compute"], _ = median_time(
+        lambda: report.compute_report(
+            app.sessions,
+            period=app.period.value,
+            cache=app.cache,
+            team="VOP",
+            parts=("headline", "trends"),
+        ),
+        args.repeats,
+    )
+    # numbers check: the dashboard's report equals the library's indicators
+    r = report.compute_report(app.sessions, period=app.period.value, cache=app.cache)
+    from kor.indicators import service_indicators
+
+    s, e = report.period_window(app.period.value)
+    direct = service_indicators(app.sessions, by=(), start=s, end=e)
+    assert float(direct["change_mean"].iloc[0]) == float(r.totals["change_mean"].iloc[0])
+
+    out_dir = Path(tempfile.mkdtemp(prefix="kor-bench-report-"))
+    for fmt in report.FORMATS:
+
+        def full(fmt: str = fmt) -> None:
+            rep = report.build_report(store, actor, period=app.period.value)
+            rep.save(out_dir / f"r.{fmt}", fmt)
+
+        repeats = max(1, min(args.repeats, 3))
+        results[f"report_{fmt}"], results[f"report_{fmt}_runs"] = median_time(full, repeats)
+    results["load_session_table"], _ = median_time(lambda: store.session_table(actor), 1)
+    store.close()
+    results["machine"] = {"python": platform.python_version(), "platform": platform.platform()}
+    results["when"] = datetime.now(UTC).isoformat(timespec="seconds")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"dashboard-{args.data}.json"
+    target.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(f"{'what':<22}{'median s':>10}")
+    for key in (
+        "open",
+        "filter_change",
+        "filter_compute",
+        "load_session_table",
+        *[f"report_{f}" for f in report.FORMATS],
+    ):
+        print(f"{key:<22}{results[key]:>10.2f}")
+    print(f"written {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

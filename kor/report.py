@@ -1,0 +1,1033 @@
+"""The leader report and the pure selections behind the quality dashboard.
+
+One computation, several renderings (the tableone pattern): :func:`compute_report`
+turns a session table and a filter into a :class:`Report` holding frames only
+(headline indicators with their direction, monthly trends and their run/control
+charts, the team or clinician comparison and its funnel, data completeness); the
+report renders itself as HTML, PDF (matplotlib ``PdfPages``) or XLSX (openpyxl)
+without recomputing. The dashboard's report button and ``kor report`` call the same
+function, so they produce the same numbers, and both equal
+:func:`kor.indicators.service_indicators` for the same filter.
+
+Privacy: the report holds aggregates only, never a client code, and every group of
+fewer than :data:`kor.indicators.SUPPRESSION_MIN` clients is blanked (shown as
+«skjult»), in every table and chart of every format; a unit under the limit is left
+out of the funnel plot and a suppressed month out of its trend chart, with a note.
+
+The dashboard's filters and the supervision list (open episodes with current flags,
+per clinician) are pure functions here as well, so the widgets only render.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import io
+import math
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kor import change, funnel, measures, spc
+from kor import flags as flag_rules
+from kor.errors import KorStatisticalWarning, ValidationError
+from kor.frames import require_columns
+from kor.i18n import get_language, t
+from kor.indicators import ALLIANCE_WARNING_RULES, SUPPRESSION_MIN, service_indicators
+
+__all__ = [
+    "IndicatorSpec",
+    "INDICATORS",
+    "GROUPS",
+    "SUPERVISION_KINDS",
+    "FORMATS",
+    "Progress",
+    "period_window",
+    "previous_window",
+    "default_period",
+    "filter_options",
+    "filter_sessions",
+    "chart_input",
+    "direction",
+    "case_flags",
+    "supervision_list",
+    "episode_sessions",
+    "episode_flags",
+    "html_table",
+    "Report",
+    "compute_report",
+    "build_report",
+    "neutralise",
+    "register_cli",
+]
+
+Progress = Callable[[float, str], None]
+"""A progress callback: (fraction done 0-1, catalog label of the step)."""
+
+
+@dataclass(frozen=True)
+class IndicatorSpec:
+    """How one service indicator is followed: its chart and which way is better.
+
+    column: a column of :func:`kor.indicators.service_indicators`.
+    group: ``outcome``, ``reliable_change``, ``alliance``, ``completeness`` or
+    ``dropout`` (the dashboard's chart groups).
+    chart: ``"i"`` (individuals chart of a monthly mean) or ``"p"`` (P chart of a
+    monthly percentage; the count is rebuilt from the percentage and its base).
+    higher_is_better: for the direction words (better/worse) only.
+    base: for P charts, how the monthly base is found: a count column, or
+    ``(count column, percentage column)`` for a base that is a percentage of a count.
+    decimals: shown decimals.
+    """
+
+    column: str
+    group: str
+    chart: str
+    higher_is_better: bool
+    base: str | tuple[str, str] | None = None
+    decimals: int = 1
+
+
+INDICATORS: tuple[IndicatorSpec, ...] = (
+    IndicatorSpec("change_mean", "outcome", "i", True),
+    IndicatorSpec("effect_size", "outcome", "i", True, decimals=2),
+    IndicatorSpec("severity_adjusted_es", "outcome", "i", True, decimals=2),
+    IndicatorSpec("pct_improved", "reliable_change", "p", True, "episodes_assessable"),
+    IndicatorSpec("pct_recovered", "reliable_change", "p", True, "episodes_assessable"),
+    IndicatorSpec("pct_deteriorated", "reliable_change", "p", False, "episodes_assessable"),
+    IndicatorSpec("alliance_mean", "alliance", "i", True),
+    IndicatorSpec(
+        "pct_alliance_low", "alliance", "p", False, ("sessions", "pct_sessions_with_alliance")
+    ),
+    IndicatorSpec("pct_sessions_with_outcome", "completeness", "p", True, "sessions"),
+    IndicatorSpec("pct_sessions_with_alliance", "completeness", "p", True, "sessions"),
+    IndicatorSpec("dropout_rate", "dropout", "p", False, "episodes"),
+)
+"""The indicators of the dashboard and the report, in order (a declaration, not code)."""
+
+GROUPS: tuple[str, ...] = ("outcome", "reliable_change", "alliance", "completeness", "dropout")
+COUNT_COLUMNS: tuple[str, ...] = ("clients", "episodes", "sessions", "episodes_assessable")
+SUPERVISION_KINDS: tuple[str, ...] = (
+    "not_on_track",
+    "no_improvement",
+    "deterioration",
+    *ALLIANCE_WARNING_RULES,
+    "alliance_item",
+)
+"""Flag kinds that put an open episode on the supervision list."""
+FORMATS: tuple[str, ...] = ("pdf", "xlsx", "html")
+_SPEC = {s.column: s for s in INDICATORS}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+# --------------------------------------------------------------------------- periods
+
+
+def period_window(period: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last day of a period written ``2026Q3``, ``2026-09`` or ``2026``.
+
+    >>> [d.date().isoformat() for d in period_window("2026Q3")]
+    ['2026-07-01', '2026-09-30']
+    """
+    text = str(period).strip().upper()
+    freq = "Q" if "Q" in text else ("M" if "-" in text else "Y")
+    try:
+        p = pd.Period(text, freq=freq)
+    except (ValueError, TypeError) as exc:
+        raise ValidationError("error.report.bad_period", field="period", value=period) from exc
+    return p.start_time.normalize(), p.end_time.normalize()
+
+
+def previous_window(period: str) -> tuple[pd.Timestamp, pd.Timestamp, str]:
+    """The period before ``period`` of the same length: (start, end, label).
+
+    >>> previous_window("2026Q1")[2]
+    '2025Q4'
+    """
+    start, _ = period_window(period)
+    text = str(period).strip().upper()
+    freq = "Q" if "Q" in text else ("M" if "-" in text else "Y")
+    prev = pd.Period(start, freq=freq) - 1
+    return prev.start_time.normalize(), prev.end_time.normalize(), str(prev)
+
+
+def default_period(sessions: pd.DataFrame) -> str:
+    """The latest quarter that is complete in the data (else the latest quarter with data).
+
+    >>> s = pd.DataFrame({"session_date": pd.to_datetime(["2026-05-02", "2026-10-30"])})
+    >>> default_period(s)
+    '2026Q3'
+    """
+    if len(sessions) == 0:
+        return str(pd.Period(pd.Timestamp.today(), freq="Q"))
+    last = pd.Timestamp(pd.to_datetime(sessions["session_date"]).max())
+    q = pd.Period(last, freq="Q")
+    if last.normalize() < q.end_time.normalize():
+        first = pd.Period(pd.to_datetime(sessions["session_date"]).min(), freq="Q")
+        q = max(q - 1, first)
+    return str(q)
+
+
+# --------------------------------------------------------------------------- filters
+
+
+def filter_options(sessions: pd.DataFrame) -> dict[str, list[Any]]:
+    """The choices of the dashboard's filters, from the rows the user may see.
+
+    Returns ``team``, ``clinician`` (sorted), ``clinicians_by_team`` (team -> sorted
+    clinicians), ``age_group``, ``measure`` (outcome measure codes present) and
+    ``period`` (quarters with data, newest first).
+    """
+    by_team = {
+        str(team): sorted(map(str, group.unique()))
+        for team, group in sessions.groupby("team", sort=True)["clinician"]
+    }
+    quarters = pd.to_datetime(sessions["session_date"]).dt.to_period("Q").dropna().unique()
+    return {
+        "team": sorted(map(str, sessions["team"].dropna().unique())),
+        "clinician": sorted(map(str, sessions["clinician"].dropna().unique())),
+        "clinicians_by_team": by_team,
+        "age_group": sorted(map(str, sessions["age_group"].dropna().unique())),
+        "measure": sorted(map(str, sessions["outcome_measure"].dropna().unique())),
+        "period": [str(q) for q in sorted(quarters, reverse=True)],
+    }
+
+
+def filter_sessions(
+    sessions: pd.DataFrame,
+    *,
+    team: str | None = None,
+    clinician: str | None = None,
+    age_group: str | None = None,
+    measure: str | None = None,
+) -> pd.DataFrame:
+    """The rows of the session table that match the filter (None = no filter).
+
+    team, clinician, age_group: row filters on those columns. measure: an outcome
+    measure code (ORS, CORS, ...); keeps the whole episodes in which it was given, so
+    their sessions without a score still count in completeness.
+    Returns the matching rows (the input itself when nothing is filtered out; it is
+    never changed, so a dashboard's 800,000-row table is not copied on every change).
+    """
+    require_columns(sessions, ("team", "clinician", "age_group", "episode"), where="sessions")
+    keep = np.ones(len(sessions), dtype=bool)
+    for column, value in (("team", team), ("clinician", clinician), ("age_group", age_group)):
+        if value:
+            keep &= (sessions[column] == value).to_numpy(dtype=bool, na_value=False)
+    if measure:
+        given = sessions.loc[sessions["outcome_measure"] == measure, "episode"].unique()
+        keep &= sessions["episode"].isin(given).to_numpy()
+    return sessions if keep.all() else sessions.loc[keep]
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def chart_input(trend: pd.DataFrame, spec: IndicatorSpec) -> tuple[pd.DataFrame, list[str]]:
+    """The points of one indicator's monthly chart, and the months left out.
+
+    trend: :func:`kor.indicators.service_indicators` with ``period="M"`` and ``by=()``.
+    Returns (frame with ``x`` (month start), ``y`` and, for P charts, ``n``; the
+    months whose value is blank, i.e. suppressed or not computable, as ``YYYY-MM``).
+    For a P chart ``y`` is the count rebuilt from the percentage and its base
+    (rounded to whole episodes or sessions) so the chart's limits follow the base.
+    """
+    value = pd.to_numeric(trend[spec.column], errors="coerce").astype(float)
+    months = trend["period"].astype(str)
+    x = trend["period"].dt.to_timestamp() if len(trend) else pd.Series([], dtype="datetime64[ns]")
+    out = pd.DataFrame({"x": x.to_numpy(), "y": value.to_numpy()})
+    if spec.chart == "p":
+        if isinstance(spec.base, tuple):
+            count, pct = spec.base
+            base = pd.to_numeric(trend[count], errors="coerce").astype(float) * (
+                pd.to_numeric(trend[pct], errors="coerce").astype(float) / 100.0
+            )
+        else:
+            base = pd.to_numeric(trend[spec.base], errors="coerce").astype(float)
+        n = np.rint(base.to_numpy())
+        out["n"] = n
+        out["y"] = np.minimum(np.rint(value.to_numpy() / 100.0 * n), n)
+    blank = out["y"].isna() | (out["n"].fillna(0) <= 0 if "n" in out else False)
+    return out.loc[~blank].reset_index(drop=True), months[blank.to_numpy()].tolist()
+
+
+def _chart(points: pd.DataFrame, spec: IndicatorSpec) -> spc.ControlChart | None:
+    if len(points) < 2:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", KorStatisticalWarning)
+        if spec.chart == "p":
+            return spc.control_chart(points, x="x", y="y", n="n", chart="p", multiply=100)
+        return spc.control_chart(points, x="x", y="y", chart="i")
+
+
+def direction(value: float, previous: float, higher_is_better: bool) -> str:
+    """``"better"``, ``"worse"``, ``"same"`` or ``"unknown"`` (a value is blank).
+
+    A difference under 0.05 (the shown precision) is ``"same"``.
+
+    >>> direction(40.0, 35.0, True), direction(40.0, 35.0, False), direction(1.0, None, True)
+    ('better', 'worse', 'unknown')
+    """
+    if value is None or previous is None or pd.isna(value) or pd.isna(previous):
+        return "unknown"
+    diff = float(value) - float(previous)
+    if abs(diff) < 0.05:
+        return "same"
+    return "better" if (diff > 0) == higher_is_better else "worse"
+
+
+def _verdict(chart: spc.ControlChart | None, higher_is_better: bool) -> str:
+    """The chart's message in one word: ``"signal_better"``/``"signal_worse"`` (the latest
+    month lies outside the control limits), ``"signal_shift"`` (a runs signal or an
+    earlier point outside the limits: the level has shifted), ``"noise"`` (no signal)
+    or ``"few_points"`` (no chart)."""
+    if chart is None:
+        return "few_points"
+    d = chart.data
+    last = d.iloc[-1]
+    if bool(last["sigma_signal"]):
+        up = float(last["y"]) > float(last["cl"])
+        return "signal_better" if up == higher_is_better else "signal_worse"
+    if bool(d["runs_signal"].any() or d["sigma_signal"].any()):
+        return "signal_shift"
+    return "noise"
+
+
+# --------------------------------------------------------------------------- supervision
+
+
+def case_flags(sessions: pd.DataFrame, expected_model: Any = None) -> pd.DataFrame:
+    """Every flag of the default rules, with the expected path when a model is given.
+
+    expected_model: a fitted :class:`kor.trajectories.ExpectedResponse` (from
+    :func:`kor.model_registry.load_expected_model`); without it the not_on_track rules
+    are skipped. Returns :func:`kor.flags.evaluate_flags` output.
+    """
+    expected = None
+    if expected_model is not None and len(sessions):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", KorStatisticalWarning)
+            expected = expected_model.expected(sessions)
+    return flag_rules.evaluate_flags(sessions, expected=expected)
+
+
+def supervision_list(
+    sessions: pd.DataFrame,
+    flags: pd.DataFrame,
+    *,
+    today: Any = None,
+    active_days: int = 90,
+) -> pd.DataFrame:
+    """Open episodes with a current flag that calls for supervision, per clinician.
+
+    sessions: the session table the user may see (clinicians: own; leads: team).
+    flags: :func:`case_flags` / :func:`kor.flags.evaluate_flags` on the same sessions.
+    today: reference date (default: the latest session date); episodes without a
+    session in the last ``active_days`` days are left out (they count as dropouts).
+    Returns one row per episode: ``clinician``, ``team``, ``client``, ``episode``,
+    ``sessions``, ``last_session`` (date), ``intake``, ``latest`` (outcome points),
+    ``level`` (most severe), ``rules`` (tuple of rule ids, most severe first), sorted by
+    clinician, severity and last session (newest first).
+    """
+    columns = [
+        "clinician",
+        "team",
+        "client",
+        "episode",
+        "sessions",
+        "last_session",
+        "intake",
+        "latest",
+        "level",
+        "rules",
+    ]
+    if len(sessions) == 0 or len(flags) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    cur = flag_rules.current_flags(flags)
+    cur = cur.loc[cur["kind"].isin(SUPERVISION_KINDS)]
+    dates = pd.to_datetime(sessions["session_date"])
+    ref = pd.Timestamp(today) if today is not None else dates.max()
+    open_ = sessions["episode_end"].isna() | (pd.to_datetime(sessions["episode_end"]) > ref)
+    per_ep = (
+        sessions.assign(_date=dates, _open=open_.to_numpy())
+        .sort_values(["episode", "_date", "session_no"], kind="stable")
+        .groupby("episode", sort=False)
+        .agg(
+            clinician=("clinician", "last"),
+            team=("team", "last"),
+            client=("client", "first"),
+            sessions=("session_no", "size"),
+            last_session=("_date", "last"),
+            intake=("outcome", "first"),
+            latest=("outcome", "last"),
+            open=("_open", "last"),
+        )
+    )
+    per_ep = per_ep.loc[
+        per_ep["open"] & (per_ep["last_session"] >= ref - pd.Timedelta(days=active_days))
+    ]
+    cur = cur.loc[cur["episode"].isin(per_ep.index)]
+    if cur.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    severity = {lv: i for i, lv in enumerate(flag_rules.LEVELS)}
+    cur = cur.assign(_sev=cur["level"].map(severity)).sort_values(
+        ["episode", "_sev"], kind="stable"
+    )
+    grouped = cur.groupby("episode", sort=False).agg(
+        level=("level", "first"), rules=("rule", tuple), _sev=("_sev", "first")
+    )
+    out = per_ep.drop(columns="open").join(grouped, how="inner").reset_index()
+    out = out.sort_values(
+        ["clinician", "_sev", "last_session"], ascending=[True, True, False], kind="stable"
+    )
+    return out.loc[:, columns].reset_index(drop=True)
+
+
+def episode_sessions(sessions: pd.DataFrame, episode: int) -> pd.DataFrame:
+    """The sessions of one episode, in order (for the client's chart)."""
+    rows = sessions.loc[sessions["episode"] == episode]
+    return rows.sort_values(["session_date", "session_no"], kind="stable").reset_index(drop=True)
+
+
+def episode_flags(flags: pd.DataFrame, episode: int) -> pd.DataFrame:
+    """The current flags of one episode (for the rings on the client's chart)."""
+    return flag_rules.current_flags(flags.loc[flags["episode"] == episode])
+
+
+# --------------------------------------------------------------------------- the report
+
+
+@dataclass
+class Report:
+    """The leader report: frames only, rendered by :meth:`to_html`, :meth:`to_pdf`,
+    :meth:`to_xlsx` without recomputing.
+
+    period, team: the filter (team None = the whole service). start, end: the window.
+    unit: ``"team"`` or ``"clinician"``, the units of the comparison.
+    totals: :func:`service_indicators` (``by=()``) for the window, one row; previous:
+    the same for the period before. headline: one row per :data:`INDICATORS` entry:
+    ``indicator``, ``value``, ``previous``, ``direction``, ``verdict``.
+    trends: ``service_indicators(by=(), period="M")`` over ``trend_months`` months to
+    ``end``; charts: indicator -> :class:`kor.spc.ControlChart` (None: too few
+    months); left_out: indicator -> months left out of its chart (blank values).
+    comparison: ``service_indicators(by=(unit,))`` for the window; funnel:
+    :func:`kor.funnel.funnel_frame`; funnel_centre, funnel_sd: its centre and SD.
+    """
+
+    period: str
+    team: str | None
+    start: pd.Timestamp
+    end: pd.Timestamp
+    previous_label: str
+    unit: str
+    totals: pd.DataFrame
+    previous: pd.DataFrame
+    headline: pd.DataFrame
+    trends: pd.DataFrame
+    charts: dict[str, spc.ControlChart | None]
+    left_out: dict[str, list[str]]
+    comparison: pd.DataFrame
+    funnel: pd.DataFrame
+    funnel_centre: float
+    funnel_sd: float
+    filters: dict[str, str | None] = field(default_factory=dict)
+    data_until: pd.Timestamp | None = None
+    generated: date = field(default_factory=date.today)
+    min_group: int = SUPPRESSION_MIN
+
+    # ------------------------------------------------------------ display tables
+    def _cell(self, value: Any, column: str, suppressed: bool, *, text: bool = True) -> Any:
+        """A number for display: NA as «skjult» (suppressed row) or «–»."""
+        if value is None or (not isinstance(value, str) and pd.isna(value)):
+            return t("report.cell.suppressed") if suppressed else t("report.cell.blank")
+        if not text:
+            return value
+        return _number(value, _decimals(column))
+
+    def tables(self, *, text: bool = True) -> dict[str, pd.DataFrame]:
+        """The report's tables with translated headers; blank cells as «skjult»/«–».
+
+        text: numbers formatted as text in the UI language (HTML, PDF) or kept as
+        numbers (XLSX). Keys: ``headline``, ``trends``, ``comparison``, ``funnel``,
+        ``completeness``. No table holds a client code or a count under the limit.
+        """
+        head_rows = []
+        sup_now = bool(self.totals["suppressed"].iloc[0]) if len(self.totals) else True
+        sup_prev = bool(self.previous["suppressed"].iloc[0]) if len(self.previous) else True
+        for col in COUNT_COLUMNS[:3]:
+            head_rows.append(
+                {
+                    t("report.col.indicator"): t(f"indicator.{col}"),
+                    self.period: self._cell(_first(self.totals, col), col, sup_now, text=text),
+                    self.previous_label: self._cell(
+                        _first(self.previous, col), col, sup_prev, text=text
+                    ),
+                    t("report.col.direction"): "",
+                    t("report.col.signal"): "",
+                }
+            )
+        for row in self.headline.itertuples(index=False):
+            head_rows.append(
+                {
+                    t("report.col.indicator"): t(f"indicator.{row.indicator}"),
+                    self.period: self._cell(row.value, row.indicator, sup_now, text=text),
+                    self.previous_label: self._cell(
+                        row.previous, row.indicator, sup_prev, text=text
+                    ),
+                    t("report.col.direction"): t(f"report.direction.{row.direction}"),
+                    t("report.col.signal"): t(f"report.verdict.{row.verdict}"),
+                }
+            )
+        tables = {"headline": pd.DataFrame(head_rows)}
+        trend_cols = ["period", "clients", "episodes", *[s.column for s in INDICATORS]]
+        tables["trends"] = self._frame(self.trends, trend_cols, text=text)
+        comp_cols = [
+            self.unit,
+            "clients",
+            "episodes_assessable",
+            "change_mean",
+            "severity_adjusted_change",
+            "pct_improved",
+            "pct_deteriorated",
+            "alliance_mean",
+            "dropout_rate",
+        ]
+        tables["comparison"] = self._frame(self.comparison, comp_cols, text=text)
+        compl_cols = [
+            self.unit,
+            "clients",
+            "sessions",
+            "pct_sessions_with_outcome",
+            "pct_sessions_with_alliance",
+        ]
+        total = self.totals.assign(**{self.unit: t("report.all_units")})
+        tables["completeness"] = self._frame(
+            pd.concat([self.comparison, total], ignore_index=True), compl_cols, text=text
+        )
+        f = self.funnel
+        tables["funnel"] = pd.DataFrame(
+            {
+                t(f"indicator.{self.unit}"): f["unit"],
+                t("indicator.clients"): [
+                    self._cell(v, "clients", False, text=text) for v in f["clients"]
+                ],
+                t("report.col.n"): [self._cell(v, "clients", False, text=text) for v in f["n"]],
+                t("indicator.severity_adjusted_change"): [
+                    self._cell(v, "change_mean", False, text=text) for v in f["value"]
+                ],
+                t("report.col.limits_95"): [
+                    f"{_number(a, 1)} – {_number(b, 1)}"
+                    for a, b in zip(f["lower_95"], f["upper_95"], strict=True)
+                ],
+                t("report.col.limits_998"): [
+                    f"{_number(a, 1)} – {_number(b, 1)}"
+                    for a, b in zip(f["lower_998"], f["upper_998"], strict=True)
+                ],
+                t("report.col.position"): [t(f"report.position.{p}") for p in f["position"]],
+            }
+        )
+        return tables
+
+    def _frame(self, frame: pd.DataFrame, columns: list[str], *, text: bool) -> pd.DataFrame:
+        columns = [c for c in columns if c in frame.columns]
+        rows = []
+        sup = frame["suppressed"].fillna(True).to_numpy(dtype=bool) if len(frame) else []
+        for i, rec in enumerate(frame.loc[:, columns].to_dict("records")):
+            out = {}
+            for col in columns:
+                value = rec[col]
+                if col in ("team", "clinician", "period"):
+                    out[t(f"indicator.{col}")] = str(value)
+                else:
+                    out[t(f"indicator.{col}")] = self._cell(value, col, bool(sup[i]), text=text)
+            rows.append(out)
+        return pd.DataFrame(rows, columns=[t(f"indicator.{c}") for c in columns])
+
+    def methods(self) -> list[tuple[str, str]]:
+        """The methods page: (heading, text) pairs with this report's parameters."""
+        ors, srs = measures.ORS, measures.SRS
+        params = {
+            "min_group": self.min_group,
+            "rci": _number(ors.reliable_change, 1),
+            "adult": _number(ors.cutoffs.get("adult", 25.0), 0),
+            "youth": _number(ors.cutoffs.get("age_13_17", 28.0), 0),
+            "child": _number(measures.MEASURES["CORS"].cutoff("age_6_12") or 32.0, 0)
+            if "CORS" in measures.MEASURES
+            else "32",
+            "alliance": _number(srs.alliance_threshold or 36.0, 0),
+            "drop": _number(srs.alliance_drop or 1.0, 0),
+            "z1": _number(funnel.Z_WARNING, 2),
+            "z2": _number(funnel.Z_ALARM, 2),
+            "days": 90,
+            "start": self.start.date().isoformat(),
+            "end": self.end.date().isoformat(),
+        }
+        keys = (
+            "scope",
+            "suppression",
+            "outcome",
+            "change",
+            "adjustment",
+            "alliance",
+            "completeness",
+            "dropout",
+            "spc",
+            "funnel",
+            "attribution",
+        )
+        return [(t(f"report.methods.{k}.title"), t(f"report.methods.{k}", **params)) for k in keys]
+
+    def title(self) -> str:
+        """«KOR-rapport 2026Q3 – team VOP» (or the whole service)."""
+        who = t("report.team", team=self.team) if self.team else t("report.all_units")
+        return t("report.title", period=self.period, who=who)
+
+    def filter_text(self) -> str:
+        """The filters in words, for the front page."""
+        parts = [
+            f"{t('report.filter.' + k)}: {v}" for k, v in self.filters.items() if v and k != "team"
+        ]
+        return " · ".join(parts)
+
+    # ------------------------------------------------------------ renderings
+    def to_html(self, path: str | Path, *, progress: Progress | None = None) -> Path:
+        """A self-contained HTML file (charts embedded as PNG)."""
+        from kor import dashboard_plot
+
+        path = Path(path)
+        tables = self.tables()
+        figures = dashboard_plot.report_figures(self, dpi=80)
+        parts = [
+            "<!DOCTYPE html>",
+            f'<html lang="{get_language()}"><head><meta charset="utf-8">',
+            f"<title>{html.escape(self.title())}</title>",
+            "<style>body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
+            "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;"
+            "padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
+            "img{max-width:100%}.note{color:#555;font-size:0.9em}</style></head><body>",
+            f"<h1>{html.escape(self.title())}</h1>",
+            f"<p>{html.escape(self.subtitle())}</p>",
+            f"<p>{html.escape(self.filter_text())}</p>" if self.filter_text() else "",
+            f"<h2>{html.escape(t('report.section.headline'))}</h2>",
+            html_table(tables["headline"], "headline"),
+            f'<p class="note">{html.escape(self.suppression_note())}</p>',
+            f"<h2>{html.escape(t('report.section.trends'))}</h2>",
+        ]
+        for i, (name, png) in enumerate(figures["trends"]):
+            if progress:
+                progress(0.6 + 0.3 * i / max(len(figures["trends"]), 1), "report.progress.render")
+            parts.append(f"<h3>{html.escape(t('indicator.' + name))}</h3>")
+            parts.append(_img(png, t("indicator." + name)))
+            note = self.chart_note(name)
+            if note:
+                parts.append(f'<p class="note">{html.escape(note)}</p>')
+        parts += [
+            f"<h2>{html.escape(t('report.section.comparison'))}</h2>",
+            f"<p>{html.escape(t('report.funnel.intro'))}</p>",
+        ]
+        if figures["funnel"] is not None:
+            parts.append(_img(figures["funnel"], t("report.section.comparison")))
+        parts += [
+            html_table(tables["funnel"], "funnel"),
+            html_table(tables["comparison"], "comparison"),
+            f"<h2>{html.escape(t('report.section.completeness'))}</h2>",
+            html_table(tables["completeness"], "completeness"),
+            f"<h2>{html.escape(t('report.section.monthly'))}</h2>",
+            html_table(tables["trends"], "trends"),
+            f"<h2>{html.escape(t('report.section.methods'))}</h2>",
+        ]
+        for heading, text in self.methods():
+            parts.append(f"<h3>{html.escape(heading)}</h3><p>{html.escape(text)}</p>")
+        parts.append("</body></html>")
+        _write_atomic(path, "\n".join(parts).encode("utf-8"))
+        if progress:
+            progress(1.0, "report.progress.done")
+        return path
+
+    def to_pdf(self, path: str | Path, *, progress: Progress | None = None) -> Path:
+        """An A4 PDF: front page, trend charts, comparison, completeness, methods."""
+        from kor import dashboard_plot
+
+        path = Path(path)
+        buffer = io.BytesIO()
+        dashboard_plot.report_pdf(self, buffer, progress=progress)
+        _write_atomic(path, buffer.getvalue())
+        if progress:
+            progress(1.0, "report.progress.done")
+        return path
+
+    def to_xlsx(self, path: str | Path, *, progress: Progress | None = None) -> Path:
+        """A workbook, one sheet per table; numbers stay numbers, blank cells say why.
+
+        Text cells that a spreadsheet would read as a formula (starting with ``=``,
+        ``+``, ``-``, ``@``) get a leading apostrophe (:func:`neutralise`).
+        """
+        from openpyxl import Workbook
+        from openpyxl.styles import Font
+
+        path = Path(path)
+        tables = self.tables(text=False)
+        wb = Workbook()
+        wb.remove(wb.active)
+        sheets = [
+            ("headline", tables["headline"]),
+            ("trends", tables["trends"]),
+            ("comparison", tables["comparison"]),
+            ("funnel", tables["funnel"]),
+            ("completeness", tables["completeness"]),
+        ]
+        for i, (key, frame) in enumerate(sheets):
+            if progress:
+                progress(0.6 + 0.35 * i / len(sheets), "report.progress.render")
+            ws = wb.create_sheet(t(f"report.sheet.{key}")[:31])
+            if key == "headline":
+                ws.append([neutralise(self.title())])
+                ws.append([neutralise(self.subtitle())])
+                ws.append([])
+            ws.append([neutralise(str(c)) for c in frame.columns])
+            for cell in ws[ws.max_row]:
+                cell.font = Font(bold=True)
+            for rec in frame.itertuples(index=False):
+                ws.append([_xlsx_value(v) for v in rec])
+            for column_cells in ws.columns:
+                width = max(len(str(c.value or "")) for c in column_cells)
+                ws.column_dimensions[column_cells[0].column_letter].width = min(max(width, 8), 60)
+            if key == "headline":
+                ws.append([])
+                ws.append([neutralise(self.suppression_note())])
+        ws = wb.create_sheet(t("report.sheet.methods")[:31])
+        for heading, text in self.methods():
+            ws.append([neutralise(heading), neutralise(text)])
+        ws.column_dimensions["A"].width = 30
+        ws.column_dimensions["B"].width = 120
+        buffer = io.BytesIO()
+        wb.save(buffer)
+        _write_atomic(path, buffer.getvalue())
+        if progress:
+            progress(1.0, "report.progress.done")
+        return path
+
+    def save(self, path: str | Path, fmt: str, *, progress: Progress | None = None) -> Path:
+        """Render in ``fmt`` (one of :data:`FORMATS`) to ``path``."""
+        if fmt not in FORMATS:
+            raise ValidationError("error.bad_choice", field="format", choices=", ".join(FORMATS))
+        return getattr(self, f"to_{fmt}")(path, progress=progress)
+
+    def subtitle(self) -> str:
+        """Window, data date and generation date."""
+        return t(
+            "report.subtitle",
+            start=self.start.date().isoformat(),
+            end=self.end.date().isoformat(),
+            until=self.data_until.date().isoformat() if self.data_until is not None else "–",
+            generated=self.generated.isoformat(),
+        )
+
+    def suppression_note(self) -> str:
+        """What «skjult» and «–» mean."""
+        return t("report.note.suppressed", min_group=self.min_group)
+
+    def chart_note(self, indicator: str) -> str:
+        """Which months a chart leaves out, or why there is no chart."""
+        if self.charts.get(indicator) is None:
+            return t("report.note.no_chart")
+        months = self.left_out.get(indicator) or []
+        if not months:
+            return ""
+        return t("report.note.left_out", months=", ".join(months), min_group=self.min_group)
+
+
+def _first(frame: pd.DataFrame, column: str) -> Any:
+    return frame[column].iloc[0] if len(frame) else None
+
+
+def _decimals(column: str) -> int:
+    if column in COUNT_COLUMNS or column == "alliance_warnings":
+        return 0
+    spec = _SPEC.get(column)
+    return spec.decimals if spec else 1
+
+
+def _number(value: Any, decimals: int) -> str:
+    """A number as text in the UI language (decimal comma in bokmål)."""
+    if value is None or pd.isna(value):
+        return t("report.cell.blank")
+    text = f"{float(value):,.{decimals}f}".replace(",", " ")
+    if get_language() == "nb":
+        text = text.replace(".", ",")
+    return text
+
+
+def neutralise(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe.
+
+    >>> neutralise("=HYPERLINK(1)"), neutralise("-3"), neutralise("VOP"), neutralise(3)
+    ("'=HYPERLINK(1)", "'-3", 'VOP', 3)
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _xlsx_value(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float | np.floating) and not math.isfinite(float(value)):
+        return None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return neutralise(str(value)) if not isinstance(value, int | float) else value
+
+
+def html_table(frame: pd.DataFrame, name: str) -> str:
+    """A display table (e.g. :meth:`Report.tables`) as escaped HTML, class ``kor-<name>``."""
+    cell = 'style="border-bottom:1px solid #ccc;padding:3px 10px;text-align:{}"'
+    head = "".join(
+        f"<th {cell.format('left' if i == 0 else 'right')}>{html.escape(str(c))}</th>"
+        for i, c in enumerate(frame.columns)
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td {cell.format('left' if i == 0 else 'right')}>{html.escape(str(v))}</td>"
+            for i, v in enumerate(rec)
+        )
+        + "</tr>"
+        for rec in frame.itertuples(index=False)
+    )
+    return (
+        f'<table class="kor-{name}" style="border-collapse:collapse">'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def _cut(sessions: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
+    dates = pd.to_datetime(sessions["session_date"])
+    return sessions if not (dates > end).any() else sessions.loc[dates <= end]
+
+
+def change_and_flags(
+    sessions: pd.DataFrame, end: pd.Timestamp, cache: dict | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Episode change and alliance flags of ``sessions`` cut at ``end`` (cached by end).
+
+    A dashboard keeps ``cache`` for its whole scope, so a filter change reuses them;
+    :func:`service_indicators` matches both by episode, so rows of other episodes are
+    ignored.
+    """
+    key = pd.Timestamp(end)
+    if cache is not None and key in cache:
+        return cache[key]
+    cut = _cut(sessions, key)
+    episodes = change.episode_change(cut)
+    rules = [r for r in flag_rules.DEFAULT_RULES if r.kind in ALLIANCE_WARNING_RULES]
+    found = flag_rules.evaluate_flags(cut, rules=rules)
+    if cache is not None:
+        cache[key] = (episodes, found)
+    return episodes, found
+
+
+def compute_report(
+    sessions: pd.DataFrame,
+    *,
+    period: str,
+    team: str | None = None,
+    clinician: str | None = None,
+    age_group: str | None = None,
+    measure: str | None = None,
+    trend_months: int = 24,
+    cache: dict | None = None,
+    progress: Progress | None = None,
+    parts: tuple[str, ...] = ("headline", "trends", "comparison"),
+) -> Report:
+    """The report for a filter, from a session table (pure: no I/O).
+
+    sessions: the session table the user may see. period: ``2026Q3``, ``2026-09`` or
+    ``2026``. team, clinician, age_group, measure: filters (:func:`filter_sessions`).
+    trend_months: months of trend up to the period's end. cache: a dict kept by the
+    caller for :func:`change_and_flags` over the same ``sessions``. progress: called
+    with (fraction, label). parts: what to compute (the dashboard computes only the
+    visible part; skipped parts are empty frames).
+
+    The units of the comparison are teams, or the team's clinicians when ``team`` or
+    ``clinician`` is set.
+    """
+    step = progress or (lambda _f, _l: None)
+    start, end = period_window(period)
+    prev_start, prev_end, prev_label = previous_window(period)
+    trend_start = (pd.Period(end, freq="M") - (trend_months - 1)).start_time
+    filters = {
+        "team": team,
+        "clinician": clinician,
+        "age_group": age_group,
+        "measure": measure,
+    }
+    selected = filter_sessions(sessions, **filters)
+    unit = "clinician" if (team or clinician) else "team"
+    step(0.1, "report.progress.indicators")
+    episodes, found = change_and_flags(sessions, end, cache)
+    empty = service_indicators(selected.iloc[:0], by=())
+    totals = previous = trends = empty
+    headline = pd.DataFrame(columns=["indicator", "value", "previous", "direction", "verdict"])
+    charts: dict[str, spc.ControlChart | None] = {}
+    left_out: dict[str, list[str]] = {}
+    if "headline" in parts or "trends" in parts:
+        totals = service_indicators(
+            selected, by=(), start=start, end=end, episodes=episodes, flags=found
+        )
+        if len(totals) == 0:
+            totals = _blank_totals(empty)
+        trends = service_indicators(
+            selected, by=(), period="M", start=trend_start, end=end, episodes=episodes, flags=found
+        )
+        step(0.3, "report.progress.charts")
+        for spec in INDICATORS:
+            points, months = chart_input(trends, spec)
+            charts[spec.column] = _chart(points, spec)
+            left_out[spec.column] = months
+    if "headline" in parts:
+        p_episodes, p_flags = change_and_flags(sessions, prev_end, cache)
+        previous = service_indicators(
+            selected, by=(), start=prev_start, end=prev_end, episodes=p_episodes, flags=p_flags
+        )
+        if len(previous) == 0:
+            previous = _blank_totals(empty)
+        rows = []
+        for spec in INDICATORS:
+            value = _first(totals, spec.column)
+            before = _first(previous, spec.column)
+            rows.append(
+                {
+                    "indicator": spec.column,
+                    "value": value,
+                    "previous": before,
+                    "direction": direction(value, before, spec.higher_is_better),
+                    "verdict": _verdict(charts.get(spec.column), spec.higher_is_better),
+                }
+            )
+        headline = pd.DataFrame(rows)
+    step(0.45, "report.progress.comparison")
+    comparison = service_indicators(selected.iloc[:0], by=(unit,))
+    funnel_rows = funnel.funnel_frame(comparison, unit=unit, centre=float("nan"), sd=float("nan"))
+    centre = sd = float("nan")
+    if "comparison" in parts:
+        comparison = service_indicators(
+            selected, by=(unit,), start=start, end=end, episodes=episodes, flags=found
+        )
+        in_window = _last_seen_in(selected, start, end)
+        ep = episodes.loc[episodes["episode"].isin(in_window)]
+        centre, sd, _ = funnel.adjusted_spread(ep)
+        funnel_rows = funnel.funnel_frame(comparison, unit=unit, centre=centre, sd=sd)
+    step(0.55, "report.progress.render")
+    return Report(
+        period=str(period).upper(),
+        team=team,
+        start=start,
+        end=end,
+        previous_label=prev_label,
+        unit=unit,
+        totals=totals,
+        previous=previous,
+        headline=headline,
+        trends=trends,
+        charts=charts,
+        left_out=left_out,
+        comparison=comparison,
+        funnel=funnel_rows,
+        funnel_centre=centre,
+        funnel_sd=sd,
+        filters=filters,
+        data_until=pd.to_datetime(sessions["session_date"]).max() if len(sessions) else None,
+    )
+
+
+def _blank_totals(empty: pd.DataFrame) -> pd.DataFrame:
+    row = {c: pd.NA for c in empty.columns}
+    row["suppressed"] = True
+    return pd.DataFrame([row]).astype(
+        {c: empty[c].dtype for c in empty.columns if c != "suppressed"}
+    )
+
+
+def _last_seen_in(sessions: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
+    """Episodes whose last session up to ``end`` lies in ``[start, end]`` (attribution of
+    the change indicators)."""
+    cut = _cut(sessions, end)
+    last = pd.to_datetime(cut["session_date"]).groupby(cut["episode"].to_numpy()).max()
+    return last.index[last >= start].to_numpy()
+
+
+def build_report(
+    store: Any,
+    actor: Any,
+    *,
+    period: str = "2026Q3",
+    team: str | None = None,
+    progress: Progress | None = None,
+    **filters: Any,
+) -> Report:
+    """Load what ``actor`` may see and compute the report (see :func:`compute_report`)."""
+    step = progress or (lambda _f, _l: None)
+    step(0.0, "report.progress.load")
+    sessions = store.session_table(actor, team=team) if team else store.session_table(actor)
+    return compute_report(sessions, period=period, team=team, progress=progress, **filters)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from kor.store import Store
+
+    fmt = args.format or (Path(args.out).suffix.lstrip(".").lower() if args.out else "pdf")
+    if fmt not in FORMATS:
+        raise ValidationError("error.bad_choice", field="format", choices=", ".join(FORMATS))
+    out = Path(args.out or f"kor-rapport-{args.period}{'-' + args.team if args.team else ''}.{fmt}")
+    period_window(args.period)  # a bad period fails before the data is read
+    store = Store.open(args.database)
+    try:
+        actor = store.current_actor()
+
+        def show(fraction: float, label: str) -> None:
+            print(f"{fraction * 100:5.0f} %  {t(label)}", file=sys.stderr, flush=True)
+
+        report = build_report(store, actor, period=args.period, team=args.team, progress=show)
+        report.save(out, fmt, progress=show)
+    finally:
+        store.close()
+    print(t("report.cli.written", path=str(out)))
+    return 0
+
+
+def register_cli(sub: Any) -> None:
+    """``kor report --period 2026Q3 [--team VOP] --format pdf|xlsx|html [--out FILE]``."""
+    p = sub.add_parser("report", help=t("report.cli.help"), description=t("report.cli.help"))
+    p.add_argument("--period", required=True, help=t("report.cli.period"))
+    p.add_argument("--team", default=None, help=t("report.cli.team"))
+    p.add_argument("--format", choices=FORMATS, default=None, help=t("report.cli.format"))
+    p.add_argument("--out", default=None, help=t("report.cli.out"))
+    p.add_argument("--database", default=None, help=t("cli.database"))
+    p.set_defaults(func=_cmd_report)

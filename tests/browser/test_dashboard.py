@@ -1,0 +1,40 @@
+"""The quality dashboard served by Voilà in headless Chromium: filter, charts, report."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import SCREENSHOTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_dashboard_filters_redraw_the_charts_and_the_report_button_gives_a_download(served, page):
+    page.goto(served + "/voila/render/kvalitet.ipynb", timeout=60_000)
+    page.wait_for_selector("text=Kvalitet: resultater", timeout=90_000)
+    page.wait_for_selector(".widget-image", timeout=60_000)
+    assert "Traceback" not in page.content()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "kvalitet-trender.png"), full_page=True)
+
+    before = page.locator(".widget-image").first.get_attribute("src")
+    team = page.locator("select").first
+    team.select_option("VOP")
+    page.wait_for_function(
+        "b => { const i = document.querySelector('.widget-image'); return i && i.src !== b; }",
+        arg=before,
+        timeout=30_000,
+    )
+    page.wait_for_selector("text=team VOP", timeout=30_000)
+    page.screenshot(path=str(SCREENSHOTS / "kvalitet-team.png"), full_page=True)
+
+    page.get_by_text("Sammenligning", exact=True).click()
+    page.wait_for_selector("text=Grensene blir smalere", timeout=30_000)
+    page.screenshot(path=str(SCREENSHOTS / "kvalitet-trakt.png"), full_page=True)
+
+    page.locator(".lm-TabBar-tab", has_text="Rapport").click()
+    page.locator("button", has_text="Lag rapport").click()
+    link = page.wait_for_selector("a.kor-report-link", timeout=90_000)
+    page.wait_for_selector(".widget-hprogress", state="visible", timeout=10_000)
+    assert link.get_attribute("download").endswith(".pdf")
+    page.screenshot(path=str(SCREENSHOTS / "kvalitet-rapport.png"), full_page=True)

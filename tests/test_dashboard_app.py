@@ -1,0 +1,152 @@
+"""The quality dashboard without a browser: filters, scoping, supervision list, report."""
+
+from __future__ import annotations
+
+import ipywidgets as w
+import pytest
+
+from kor.access import SYSTEM
+from kor.frames import session_table
+from kor.i18n import set_language
+from kor.sample import generate
+from kor.store import Store
+from widgets.dashboard import QualityDashboard, dashboard_app
+
+
+def _texts(widget: w.Widget) -> list[str]:
+    out = [widget.value] if isinstance(widget, w.HTML) else []
+    if isinstance(widget, w.Button):
+        out.append(widget.description)
+    for child in getattr(widget, "children", ()):
+        out.extend(_texts(child))
+    return out
+
+
+def _images(widget: w.Widget) -> list[w.Image]:
+    found = [widget] if isinstance(widget, w.Image) else []
+    for child in getattr(widget, "children", ()):
+        found.extend(_images(child))
+    return found
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("dash") / "kor.sqlite"
+    st = Store.open(f"sqlite:///{path}")
+    st.load_dataset(SYSTEM, generate(150, seed=5))
+    yield st
+    st.close()
+
+
+def _app(store, username: str) -> QualityDashboard:
+    set_language("nb")
+    root = dashboard_app(store, store.actor_for(username))
+    return root._kor_app
+
+
+def test_the_dashboard_opens_with_trends_and_the_latest_complete_quarter(store):
+    app = _app(store, "randi.saether")
+    assert app.status.children == ()
+    assert app.period.value == app.current.period
+    assert "KOR-rapport" in app.headline.value and "skjult" in app.headline.value
+    assert len(_images(app.trend_box)) == 1
+
+
+def test_a_filter_change_recomputes_for_the_team_and_redraws_the_chart(store):
+    app = _app(store, "randi.saether")
+    before = _images(app.trend_box)[0].value
+    app.team.value = "VOP"
+    assert app.current.team == "VOP" and app.current.filters["team"] == "VOP"
+    assert "team VOP" in app.headline.value
+    assert _images(app.trend_box)[0].value != before
+    clinicians = {v for _, v in app.clinician.options if v}
+    assert clinicians and clinicians <= set(
+        app.sessions.loc[app.sessions["team"] == "VOP", "clinician"]
+    )
+    app.group.value = "alliance"
+    assert len(_images(app.trend_box)) == 1
+
+
+def test_the_comparison_tab_shows_a_funnel_not_a_league_table(store):
+    app = _app(store, "randi.saether")
+    app.tabs.selected_index = 1
+    text = " ".join(_texts(app.comparison_box))
+    assert "Grensene blir smalere" in text and len(_images(app.comparison_box)) == 1
+    assert set(app.current.funnel["unit"]) <= {"VOP", "RUS", "BUP"}
+
+
+def test_clinicians_see_only_their_own_cases_and_leads_their_team(store):
+    clinician = _app(store, "ingrid.berg")
+    assert set(clinician.sessions["clinician"]) == {"ingrid.berg"}
+    clinician.tabs.selected_index = 2
+    assert set(clinician.cases["clinician"]) <= {"ingrid.berg"}
+    lead = _app(store, "guro.nesheim")
+    lead.tabs.selected_index = 2
+    assert set(lead.sessions["team"]) == {"VOP"}
+    assert len(lead.cases) > 0 and set(lead.cases["team"]) == {"VOP"}
+
+
+def test_a_click_on_a_case_shows_that_clients_chart(store):
+    app = _app(store, "guro.nesheim")
+    app.tabs.selected_index = 2
+    buttons = [b for b in app.supervision_box.children if isinstance(b, w.Button)]
+    assert buttons and app.cases["client"].iloc[0] in buttons[0].description
+    buttons[0].click()
+    assert app.status.children == ()
+    assert app.cases["client"].iloc[0] in " ".join(_texts(app.case_box))
+    assert len(_images(app.case_box)) == 1
+
+
+def test_the_report_button_shows_progress_and_a_download_link(store):
+    app = _app(store, "randi.saether")
+    app.tabs.selected_index = 3
+    app.report_format.value = "xlsx"
+    app.report_button.click()
+    assert app.status.children == ()
+    assert app.progress.value == 1.0
+    assert "kor-report-link" in app.download.value and ".xlsx" in app.download.value
+    assert app.last_file is not None and app.last_file.stat().st_size > 1000
+
+
+def test_the_dashboard_report_equals_the_cli_report(store):
+    from kor.report import build_report, compute_report
+
+    app = _app(store, "randi.saether")
+    actor = store.actor_for("randi.saether")
+    a = build_report(store, actor, period=app.period.value, team="VOP")
+    b = compute_report(app.sessions, period=app.period.value, team="VOP", cache=app.cache)
+    assert a.headline.equals(b.headline) and a.comparison.equals(b.comparison)
+
+
+def test_a_researcher_gets_a_friendly_message_not_a_traceback(store):
+    app = _app(store, "hakon.vik")
+    text = " ".join(_texts(app.status))
+    assert "kor-error" in text and "Traceback" not in text
+
+
+def test_english_switch_relabels_the_dashboard(store):
+    app = _app(store, "randi.saether")
+    try:
+        set_language("en")
+        app.relabel()
+        assert "Quality" in app.title.value and app.tabs.get_title(2) == "Supervision list"
+        assert "KOR report" in app.headline.value
+    finally:
+        set_language("nb")
+
+
+def test_the_session_table_is_read_once_per_user(store, monkeypatch):
+    calls = []
+    original = store.session_table
+
+    def counting(actor, **kw):
+        calls.append(kw)
+        return original(actor, **kw)
+
+    monkeypatch.setattr(store, "session_table", counting)
+    app = _app(store, "randi.saether")
+    for team in ("VOP", "RUS", ""):
+        app.team.value = team
+    app.tabs.selected_index = 1
+    assert len(calls) == 1
+    assert len(app.sessions) == len(session_table(store.dataset(SYSTEM)))

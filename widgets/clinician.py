@@ -1,0 +1,825 @@
+"""The clinician's app: own clients, ORS at the start and SRS at the end of a session,
+the client's chart with warnings.
+
+It must be quicker than paper, so: the list opens with the clients who need attention
+on top; one tap saves; a confirmation shows at once; a slider nobody touched is never
+saved as 0.0 by accident (an untouched slider is greyed and the form counts as empty);
+an unsaved entry is kept as a draft per client when the clinician switches client.
+Corrections go through :meth:`kor.store.Store.correct_measurement`, so the old values
+stay in the audit trail.
+
+All numbers come from the library (:mod:`kor.caseload`, :mod:`kor.flags`,
+:mod:`kor.model_registry`); this module only wires widgets to it. Leads and admins
+first pick a clinician, so every query stays filtered to one caseload.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from datetime import date
+from typing import Any
+
+import ipywidgets as w
+
+from kor import caseload as cl
+from kor import measures
+from kor.access import Actor
+from kor.client_chart import client_chart
+from kor.errors import ValidationError
+from kor.flags import explain, rule_name
+from kor.i18n import get_language, t
+from kor.model_registry import load_expected_model
+from kor.store import Store, open_store
+from widgets.common import LARGE, chart_box, guarded, language_switch, message
+
+__all__ = ["ClinicianApp", "clinician_app"]
+
+NEW = 0  # value of the session picker for "a new session"
+_MAX_OPTIONS = 300  # rows shown in the list at once (the search narrows it)
+_LEVEL_COLOURS = {"alert": "#a11d1d", "warning": "#8a5a00", "info": "#0b4f8a"}
+_LEVEL_SIGNS = {"alert": "‼", "warning": "!", "info": "i"}
+_END_REASONS = ("completed", "dropout", "referred", "moved", "other")
+
+_CSS = """<style>
+.kor-clinician .kor-slider .noUi-handle{width:34px!important;height:34px!important;
+  top:-15px!important;right:-17px!important;border-radius:50%!important;border:2px solid #0072B2}
+.kor-clinician .kor-slider .noUi-target{height:10px!important}
+.kor-clinician .kor-slider{height:52px;width:100%}
+.kor-clinician .kor-slider .widget-readout{font-size:1.3em;min-width:3.2em;font-weight:bold}
+.kor-clinician .kor-untouched .noUi-handle{background:#ddd!important;
+  border:2px dashed #555!important}
+.kor-clinician .kor-untouched .widget-readout{color:#999}
+.kor-clinician .kor-client-list select{font-size:1em;font-family:inherit;min-height:420px}
+.kor-clinician .kor-form{border:1px solid #ccc;border-radius:6px;padding:8px 12px;margin:6px 0}
+.kor-clinician .kor-item{font-size:1.1em;font-weight:600;margin-top:4px}
+.kor-clinician .kor-badge{display:inline-block;padding:2px 8px;border-radius:4px;color:#fff;
+  font-weight:bold;margin-right:6px}
+.kor-clinician .kor-flag{border-left:6px solid;padding:6px 10px;margin:6px 0;background:#fafafa}
+.kor-clinician .widget-button{font-size:1.05em}
+</style>"""
+
+
+def _num(x: float) -> str:
+    text = f"{x:.1f}"
+    return text.replace(".", ",") if get_language() == "nb" else text
+
+
+def _day(d: Any) -> str:
+    return d.strftime("%d.%m.%Y") if get_language() == "nb" else d.strftime("%Y-%m-%d")
+
+
+def _missing(x: Any) -> bool:
+    return x is None or x != x  # None or NaN
+
+
+class _Form:
+    """Four large sliders for one measure kind, with 'not yet set' kept apart from 0.0."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.measure: measures.Measure | None = None
+        self.title = w.HTML()
+        self.sliders = [
+            w.FloatSlider(
+                min=0.0,
+                max=10.0,
+                step=0.1,
+                value=0.0,
+                readout=True,
+                readout_format=".1f",
+                continuous_update=False,
+                layout=w.Layout(width="100%", height="52px"),
+            )
+            for _ in range(4)
+        ]
+        self.labels = [w.HTML() for _ in range(4)]
+        self.touched = [False] * 4
+        self.baseline: list[float] | None = None  # the stored values, when correcting
+        self.clear_button = w.Button(layout=w.Layout(width="auto", min_height="40px"))
+        self.clear_button.add_class(f"kor-clear-{kind}")
+        self._loading = False
+        rows = []
+        for i, (label, slider) in enumerate(zip(self.labels, self.sliders, strict=True)):
+            slider.add_class("kor-slider")
+            slider.add_class(f"kor-{kind}-{i + 1}")
+            slider.observe(self._touch(i), names="value")
+            rows.append(w.VBox([label, slider]))
+        self.rows = rows
+        self.box = w.VBox([self.title, *rows, self.clear_button])
+        self.box.add_class("kor-form")
+        self.box.add_class(f"kor-form-{kind}")
+        self.clear_button.on_click(lambda _b: self.clear())
+        self.clear()
+
+    def _touch(self, i: int):  # noqa: ANN202
+        def handler(_change: dict[str, Any]) -> None:
+            if not self._loading:
+                self.touched[i] = True
+                self._style(i)
+
+        return handler
+
+    def _style(self, i: int) -> None:
+        slider = self.sliders[i]
+        if self.touched[i]:
+            slider.remove_class("kor-untouched")
+        else:
+            slider.add_class("kor-untouched")
+        self._label(i)
+
+    def _label(self, i: int) -> None:
+        if self.measure is None or i >= len(self.measure.items):
+            return
+        name = html.escape(self.measure.item_label(self.measure.items[i]))
+        state = "" if self.touched[i] else f" <i>({html.escape(t('clinician.not_set'))})</i>"
+        self.labels[i].value = f'<div class="kor-item">{name}{state}</div>'
+
+    def set_measure(self, measure: measures.Measure, heading: str) -> None:
+        """Show ``measure``'s item labels (a child gets the child form's labels)."""
+        self.measure = measure
+        self.title.value = f"<h3 style='margin:4px 0'>{html.escape(heading)}</h3>"
+        for i, row in enumerate(self.rows):
+            row.layout.display = None if i < len(measure.items) else "none"
+            self._label(i)
+        self.clear_button.description = t("clinician.clear")
+
+    def set(self, values: list[float], touched: list[bool], baseline: list[float] | None) -> None:
+        """Put values on the sliders without counting them as touched by the user."""
+        self._loading = True
+        try:
+            for i, slider in enumerate(self.sliders):
+                slider.value = float(values[i]) if i < len(values) else 0.0
+                self.touched[i] = bool(touched[i]) if i < len(touched) else False
+                self._style(i)
+        finally:
+            self._loading = False
+        self.baseline = baseline
+
+    def clear(self) -> None:
+        """Back to 'not set' (and nothing stored to compare with)."""
+        self.set([0.0] * 4, [False] * 4, None)
+
+    def load(self, values: dict[str, float]) -> None:
+        """Show stored values (a correction starts from them)."""
+        assert self.measure is not None  # set_measure first (internal order)
+        vals = [float(values[item]) for item in self.measure.items]
+        self.set(vals, [True] * len(vals), vals)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.measure.items) if self.measure else 4
+
+    def current(self) -> list[float]:
+        return [round(float(s.value), 1) for s in self.sliders[: self.n_items]]
+
+    @property
+    def dirty(self) -> bool:
+        """True when the user changed something that is not stored."""
+        if not any(self.touched[: self.n_items]):
+            return False
+        return self.baseline is None or self.current() != self.baseline
+
+    def values(self) -> dict[str, float] | None:
+        """The values to save, None when nothing was entered; raises when partly entered."""
+        n = self.n_items
+        if not any(self.touched[:n]):
+            return None
+        assert self.measure is not None
+        for i in range(n):
+            if not self.touched[i]:
+                item = self.measure.items[i]
+                raise ValidationError(
+                    "error.missing_item",
+                    field=f"{self.measure.code}.{item}",
+                    item=self.measure.item_label(item),
+                )
+        return dict(zip(self.measure.items, self.current(), strict=True))
+
+    def draft(self) -> dict[str, Any]:
+        return {
+            "values": [float(s.value) for s in self.sliders],
+            "touched": list(self.touched),
+            "baseline": self.baseline,
+        }
+
+
+class ClinicianApp:
+    """The app's state and widgets; :attr:`widget` is what the notebook displays.
+
+    Attributes worth knowing for tests: ``clinician_picker`` (None for a clinician),
+    ``search``, ``client_list`` (value = episode id), ``session_picker`` (0 = new
+    session), ``session_date``, ``session_format``, ``forms["outcome"|"alliance"]``
+    (``.sliders``), ``save_button``, ``status``, ``caption``, ``chart``, ``flag_box``,
+    ``drafts`` (episode -> unsaved entry).
+    """
+
+    def __init__(self, store: Store, actor: Actor) -> None:
+        self.store = store
+        self.actor = actor
+        self.model: Any = None
+        self.frame = None  # the client list (kor.caseload.caseload)
+        self.rows: dict[int, dict[str, Any]] = {}
+        self.episode: int | None = None
+        self.view: cl.EpisodeView | None = None
+        self.drafts: dict[int, dict[str, Any]] = {}
+        self.clinician_teams: dict[str, str | None] = {}
+        self.last_save_seconds: float | None = None
+        self._busy = False
+
+        self.title = w.HTML()
+        self.status = w.VBox(layout=w.Layout(min_height="44px"))
+        self.status.add_class("kor-status")
+        self.clinician_picker: w.Dropdown | None = None
+        if actor.role != "clinician":
+            self.clinician_picker = w.Dropdown(options=[], value=None, layout=LARGE)
+            self.clinician_picker.add_class("kor-clinician-picker")
+        self.search = w.Text(continuous_update=True, layout=w.Layout(width="100%", **_h(44)))
+        self.search.add_class("kor-search")
+        self.list_info = w.HTML()
+        self.client_list = w.Select(options=[], value=None, rows=16, layout=w.Layout(width="100%"))
+        self.client_list.add_class("kor-client-list")
+
+        self.new_code = w.Text(layout=w.Layout(width="100%", **_h(44)))
+        self.new_age = w.Dropdown(options=[], layout=w.Layout(width="100%", **_h(44)))
+        self.new_start = w.DatePicker(value=date.today(), layout=w.Layout(width="100%"))
+        self.register_button = w.Button(layout=w.Layout(width="100%", **_h(48)))
+        self.register_button.add_class("kor-register")
+        self.new_box = w.Accordion(
+            children=[w.VBox([self.new_code, self.new_age, self.new_start, self.register_button])]
+        )
+        self.new_box.selected_index = None
+
+        self.header = w.HTML()
+        self.session_picker = w.Dropdown(options=[], layout=w.Layout(width="100%", **_h(44)))
+        self.session_picker.add_class("kor-session-picker")
+        self.session_date = w.DatePicker(value=date.today(), layout=w.Layout(width="auto"))
+        self.session_format = w.ToggleButtons(options=[], style={"button_width": "150px"})
+        self.forms = {"outcome": _Form("outcome"), "alliance": _Form("alliance")}
+        self.save_button = w.Button(button_style="success", layout=w.Layout(width="100%", **_h(60)))
+        self.save_button.add_class("kor-save")
+        self.caption = w.HTML()
+        self.caption.add_class("kor-chart-caption")
+        self.chart = w.VBox(layout=w.Layout(width="64%"))
+        self.chart.add_class("kor-chart")
+        self.flag_box = w.VBox(layout=w.Layout(width="36%", padding="0 0 0 12px"))
+        self.flag_box.add_class("kor-flags")
+        self.end_reason = w.Dropdown(options=[], layout=w.Layout(width="auto", **_h(44)))
+        self.end_date = w.DatePicker(value=date.today(), layout=w.Layout(width="auto"))
+        self.end_button = w.Button(button_style="warning", layout=w.Layout(width="auto", **_h(44)))
+        self.end_button.add_class("kor-end-episode")
+        self.end_box = w.Accordion(
+            children=[w.HBox([self.end_reason, self.end_date, self.end_button])]
+        )
+        self.end_box.selected_index = None
+
+        self.entry = w.VBox(
+            [
+                self.header,
+                w.HBox([self.session_picker], layout=w.Layout(width="100%")),
+                w.HBox([self.session_date, self.session_format]),
+                w.HBox(
+                    [self.forms["outcome"].box, self.forms["alliance"].box],
+                    layout=w.Layout(width="100%", justify_content="space-between"),
+                ),
+                self.save_button,
+                self.status,
+                self.caption,
+                w.HBox([self.chart, self.flag_box], layout=w.Layout(width="100%")),
+                self.end_box,
+            ],
+            layout=w.Layout(width="100%"),
+        )
+        for form in self.forms.values():
+            form.box.layout.width = "49%"
+        self.entry.layout.display = "none"
+        self.placeholder = w.HTML()
+
+        picker = [self.clinician_picker] if self.clinician_picker is not None else []
+        self.left = w.VBox(
+            [*picker, self.search, self.list_info, self.client_list, self.new_box],
+            layout=w.Layout(width="390px", min_width="300px", padding="0 12px 0 0"),
+        )
+        self.right = w.VBox([self.placeholder, self.entry], layout=w.Layout(flex="1"))
+        self.language = language_switch(self._retranslate)
+        self.widget = w.VBox(
+            [
+                w.HTML(_CSS),
+                w.HBox(
+                    [self.title, self.language], layout=w.Layout(justify_content="space-between")
+                ),
+                w.HBox([self.left, self.right], layout=w.Layout(width="100%")),
+            ],
+            layout=w.Layout(width="100%", max_width="1400px", padding="8px"),
+        )
+        self.widget.add_class("kor-clinician")
+
+        run = guarded(self._show)
+        self.save = run(self._save)
+        self.register = run(self._register)
+        self.end_episode = run(self._end_episode)
+        self.select_clinician = run(self._select_clinician)
+        self.select_episode = run(self._select_episode)
+        self.choose_session = run(self._choose_session)
+        self.change_format = run(self._change_format)
+        self.filter_list = run(self._render_list)
+        self.save_button.on_click(lambda _b: self.save())
+        self.register_button.on_click(lambda _b: self.register())
+        self.end_button.on_click(lambda _b: self.end_episode())
+        self.search.observe(lambda _c: self.filter_list(), names="value")
+        self.client_list.observe(self._on_list, names="value")
+        self.session_picker.observe(self._on_session_picker, names="value")
+        self.session_format.observe(self._on_format, names="value")
+        if self.clinician_picker is not None:
+            self.clinician_picker.observe(self._on_clinician, names="value")
+
+        self._apply_texts()
+        run(self._start)()
+        self.widget.add_class("kor-clinician-ready")
+
+    # ---------------------------------------------------------------- helpers
+    def _show(self, widget: w.Widget) -> None:
+        self.status.children = [widget]
+
+    def _say(self, text: str, kind: str = "info") -> None:
+        self._show(message(text, kind))
+
+    def _clinician(self) -> str | None:
+        """Whose caseload is open: the actor (clinician) or the picked clinician."""
+        if self.clinician_picker is None:
+            return None  # the store scopes a clinician to their own clients
+        return self.clinician_picker.value
+
+    def _apply_texts(self) -> None:
+        """Every visible text, in the current language."""
+        self.title.value = f"<h2 style='margin:4px 0'>{html.escape(t('clinician.title'))}</h2>"
+        if self.clinician_picker is not None:
+            self.clinician_picker.description = t("label.clinician")
+        self.search.placeholder = t("clinician.search")
+        self.new_box.set_title(0, t("clinician.new_client"))
+        self.new_code.placeholder = t("clinician.new_code")
+        ages = [(t(f"age_group.{a}"), a) for a in measures.AGE_GROUPS]
+        current_age = self.new_age.value or "adult"
+        self.new_age.options = ages
+        self.new_age.value = current_age
+        self.register_button.description = t("clinician.register")
+        self.session_format.options = [
+            (t("clinician.format.individual"), "individual"),
+            (t("clinician.format.group"), "group"),
+        ]
+        new = self.session_picker.value in (None, NEW)
+        self.save_button.description = t("clinician.save" if new else "clinician.save_existing")
+        self.end_box.set_title(0, t("clinician.end_episode"))
+        reason = self.end_reason.value or "completed"
+        self.end_reason.options = [(t(f"end_reason.{r}"), r) for r in _END_REASONS]
+        self.end_reason.value = reason
+        self.end_button.description = t("clinician.end_button")
+        self.placeholder.value = (
+            f"<p style='font-size:1.1em;color:#444'>{html.escape(t('clinician.choose'))}</p>"
+        )
+
+    def _retranslate(self) -> None:
+        self._apply_texts()
+        self._render_list()
+        if self.view is not None:
+            value = self.session_picker.value
+            self._busy = True
+            try:
+                self.session_picker.options = self._session_options()
+                self.session_picker.value = value
+            finally:
+                self._busy = False
+            self._set_measures()
+            self._render_panel()
+
+    # ------------------------------------------------------------- the list
+    def _start(self) -> None:
+        if self.clinician_picker is not None:
+            data = self.store.dataset(self.actor, episode=-1)  # users and teams only
+            team = self.actor.team if self.actor.role == "team_lead" else None
+            people = cl.clinicians(data, team=team)
+            self.clinician_teams = dict(zip(people["username"], people["team"], strict=True))
+            self.clinician_picker.options = [
+                (f"{r.display_name} ({r.team})", r.username) for r in people.itertuples()
+            ]
+            self.clinician_picker.value = None
+            self._render_list()
+            return
+        self.clinician_teams = {self.actor.username: self.actor.team}
+        self._load_list()
+
+    def _load_list(self) -> None:
+        if self.model is None:
+            self.model = load_expected_model(self.store, self.actor)
+        who = self._clinician()
+        data = self.store.dataset(self.actor, clinician=who) if who else None
+        if data is None and self.clinician_picker is None:
+            data = self.store.dataset(self.actor)
+        self.frame = None if data is None else cl.caseload_from(data, self.model)
+        self._render_list()
+
+    def _render_list(self) -> None:
+        if self.frame is None:
+            self.rows = {}
+            self.client_list.options = []
+            self.list_info.value = (
+                f"<p>{html.escape(t('clinician.pick_clinician'))}</p>"
+                if self.clinician_picker is not None
+                else ""
+            )
+            return
+        shown = cl.search(self.frame, self.search.value)
+        records = shown.head(_MAX_OPTIONS).to_dict("records")
+        self.rows = {int(r["episode"]): r for r in self.frame.to_dict("records")}
+        keep = self.episode
+        options = [(self._option_label(r), int(r["episode"])) for r in records]
+        self._busy = True
+        try:
+            self.client_list.options = options
+            self.client_list.value = keep if keep in {v for _, v in options} else None
+        finally:
+            self._busy = False
+        warned = int(self.frame["flag_level"].isin(["alert", "warning"]).sum())
+        self.list_info.value = (
+            "<p>"
+            + html.escape(
+                t(
+                    "clinician.list_info",
+                    shown=len(records),
+                    total=len(self.frame),
+                    warned=warned,
+                )
+            )
+            + "</p>"
+        )
+
+    def _option_label(self, r: dict[str, Any]) -> str:
+        sign = _LEVEL_SIGNS.get(r["flag_level"] or "", " ")
+        latest = r["latest_outcome"]
+        ors = "–" if _missing(latest) else _num(latest)
+        parts = [
+            f"{sign} {r['client']}",
+            t(f"age_group.{r['age_group']}"),
+            t("clinician.one_session")
+            if r["sessions"] == 1
+            else t("clinician.n_sessions", n=int(r["sessions"])),
+            f"{r['outcome_measure'] or 'ORS'} {ors}",
+        ]
+        if r["flag_level"]:
+            parts.append(t(f"flag.level.{r['flag_level']}"))
+        return " · ".join(parts)
+
+    def _on_clinician(self, _change: dict[str, Any]) -> None:
+        self.select_clinician()
+
+    def _select_clinician(self) -> None:
+        self._keep_draft()
+        self.episode = None
+        self.view = None
+        self.entry.layout.display = "none"
+        self.placeholder.layout.display = None
+        self._load_list()
+
+    def _on_list(self, change: dict[str, Any]) -> None:
+        if not self._busy and change["new"] is not None and change["new"] != self.episode:
+            self.select_episode(change["new"])
+
+    # ------------------------------------------------------------ one client
+    def _keep_draft(self) -> None:
+        """Keep what was entered for the current client, if it is not saved."""
+        if self.episode is None:
+            return
+        if any(f.dirty for f in self.forms.values()):
+            self.drafts[self.episode] = {
+                "session": self.session_picker.value,
+                "date": self.session_date.value,
+                "format": self.session_format.value,
+                **{kind: form.draft() for kind, form in self.forms.items()},
+            }
+        else:
+            self.drafts.pop(self.episode, None)
+
+    def _select_episode(self, episode: int) -> None:
+        self._keep_draft()
+        self.episode = int(episode)
+        self._reload()
+        draft = self.drafts.pop(self.episode, None)
+        self._prepare_session(default=True)
+        if draft is not None:
+            self._restore(draft)
+            self._say(t("clinician.draft_restored"), "info")
+        else:
+            self.status.children = []
+        self.placeholder.layout.display = "none"
+        self.entry.layout.display = None
+
+    def _reload(self) -> None:
+        """Read the episode afresh and update its row in the list."""
+        assert self.episode is not None
+        if self.model is None:
+            self.model = load_expected_model(self.store, self.actor)
+        data = self.store.dataset(self.actor, episode=self.episode)
+        self.view = cl.episode_view(data, self.model, self.episode)
+        if self.frame is not None:
+            fresh = cl.caseload(
+                self.view.sessions, self.view.flags, episodes=cl.episode_table(data)
+            )
+            self.frame = cl.replace_episodes(self.frame, fresh, [self.episode])
+        self._render_list()
+        self._render_panel()
+
+    def _session_options(self) -> list[tuple[str, int]]:
+        assert self.view is not None
+        entries = self.view.entries
+        sessions = entries.drop_duplicates("session_id").to_dict("records")
+        options = [(t("clinician.new_session"), NEW)]
+        for s in sessions:
+            options.append(
+                (
+                    t(
+                        "clinician.session_option",
+                        n=int(s["session_no"]),
+                        date=_day(s["session_date"]),
+                    ),
+                    int(s["session_id"]),
+                )
+            )
+        return options
+
+    def _prepare_session(self, *, default: bool) -> None:
+        """Fill the session picker; by default today's session if there is one, else new."""
+        assert self.view is not None
+        options = self._session_options()
+        value = NEW
+        if default:
+            first = self.view.entries.head(1).to_dict("records")
+            if first and first[0]["session_date"].date() == date.today():
+                value = int(first[0]["session_id"])
+        self._busy = True
+        try:
+            self.session_picker.options = options
+            self.session_picker.value = value
+        finally:
+            self._busy = False
+        self._choose_session()
+
+    def _on_session_picker(self, _change: dict[str, Any]) -> None:
+        if not self._busy:
+            self.choose_session()
+
+    def _on_format(self, _change: dict[str, Any]) -> None:
+        if not self._busy:
+            self.change_format()
+
+    def _session_row(self, session_id: int) -> dict[str, Any]:
+        assert self.view is not None
+        rows = self.view.entries.loc[self.view.entries["session_id"] == session_id]
+        return rows.head(1).to_dict("records")[0]
+
+    def _choose_session(self) -> None:
+        """A new session starts empty; a stored one shows its values for correction."""
+        target = self.session_picker.value
+        new = target in (None, NEW)
+        self._busy = True
+        try:
+            if new:
+                self.session_date.value = date.today()
+                self.session_format.value = "individual"
+            else:
+                row = self._session_row(target)
+                self.session_date.value = row["session_date"].date()
+                self.session_format.value = row["format"]
+        finally:
+            self._busy = False
+        self.session_date.disabled = not new
+        self.session_format.disabled = not new
+        self._set_measures()
+        for kind, form in self.forms.items():
+            stored = None if new else cl.stored_entry(self.view.entries, target, kind)
+            if stored is None:
+                form.clear()
+            else:
+                form.load(stored["values"])
+        self.save_button.description = t("clinician.save" if new else "clinician.save_existing")
+
+    def _change_format(self) -> None:
+        values = {k: f.draft() for k, f in self.forms.items()}
+        self._set_measures()
+        for kind, form in self.forms.items():
+            form.set(values[kind]["values"], values[kind]["touched"], values[kind]["baseline"])
+
+    def _measure(self, kind: str) -> measures.Measure:
+        assert self.view is not None and self.view.row is not None
+        target = self.session_picker.value
+        if target not in (None, NEW):
+            stored = cl.stored_entry(self.view.entries, target, kind)
+            if stored is not None:
+                return measures.get(stored["measure"])
+        fmt = self.session_format.value or "individual"
+        return measures.measure_for(kind, self.view.row["age_group"], fmt)
+
+    def _set_measures(self) -> None:
+        for kind, form in self.forms.items():
+            m = self._measure(kind)
+            form.set_measure(m, t(f"clinician.form.{kind}", measure=m.label()))
+
+    def _restore(self, draft: dict[str, Any]) -> None:
+        options = {v for _, v in self.session_picker.options}
+        if draft["session"] in options:
+            self._busy = True
+            try:
+                self.session_picker.value = draft["session"]
+            finally:
+                self._busy = False
+            self._choose_session()
+        self._busy = True
+        try:
+            if self.session_picker.value == NEW:
+                self.session_date.value = draft["date"]
+                self.session_format.value = draft["format"]
+        finally:
+            self._busy = False
+        self._set_measures()
+        for kind, form in self.forms.items():
+            d = draft[kind]
+            form.set(d["values"], d["touched"], d["baseline"])
+
+    def _render_panel(self) -> None:
+        view = self.view
+        if view is None or view.row is None:
+            return
+        row = view.row
+        badge = ""
+        if row["flag_level"]:
+            colour = _LEVEL_COLOURS[row["flag_level"]]
+            badge = (
+                f'<span class="kor-badge" style="background:{colour}">'
+                f"{html.escape(t('flag.level.' + row['flag_level']))}</span>"
+            )
+        start = _day(row["episode_start"])
+        info = t("clinician.episode_info", start=start, n=int(row["sessions"]))
+        self.header.value = (
+            f"<h3 style='margin:4px 0'>{badge}{html.escape(row['client'])} · "
+            f"{html.escape(t('age_group.' + row['age_group']))}</h3>"
+            f"<p style='margin:2px 0'>{html.escape(info)}</p>"
+        )
+        outcome = self._measure("outcome")
+        alliance = self._measure("alliance")
+        last = row["latest_outcome"]
+        last_text = "–" if _missing(last) else _num(last)
+        last_date = row["last_session_date"]
+        self.caption.value = (
+            f'<p data-sessions="{int(row["sessions"])}">'
+            + html.escape(
+                t(
+                    "clinician.caption",
+                    client=row["client"],
+                    n=int(row["sessions"]),
+                    measure=outcome.code,
+                    latest=last_text,
+                    date="–" if _missing(last_date) else _day(last_date),
+                )
+            )
+            + "</p>"
+        )
+        ax = client_chart(
+            view.sessions,
+            view.path,
+            view.flags,
+            outcome_measure=outcome.code,
+            alliance_measure=alliance.code,
+            age_group=row["age_group"],
+            title=t("clinician.chart.title", client=row["client"], measure=outcome.code),
+        )
+        box = chart_box(ax, f"kor-{row['client']}")
+        self.chart.children = [box]
+        self._render_flags()
+
+    def _render_flags(self) -> None:
+        assert self.view is not None
+        flags = self.view.flags.to_dict("records")
+        parts = [f"<h3 style='margin:4px 0'>{html.escape(t('clinician.flags'))}</h3>"]
+        if not flags:
+            parts.append(f"<p>{html.escape(t('clinician.no_flags'))}</p>")
+        for f in flags:
+            colour = _LEVEL_COLOURS.get(f["level"], "#333")
+            parts.append(
+                f'<div class="kor-flag" style="border-color:{colour}">'
+                f'<span class="kor-badge" style="background:{colour}">'
+                f"{html.escape(t('flag.level.' + f['level']))}</span>"
+                f"<b>{html.escape(rule_name(f['rule']))}</b>"
+                f"<p style='margin:4px 0'>{html.escape(explain(f['rule']))}</p></div>"
+            )
+        self.flag_box.children = [w.HTML("".join(parts))]
+
+    # ---------------------------------------------------------------- writes
+    def _save(self) -> None:
+        """One tap: a new session (ORS and/or SRS), or SRS added / values corrected."""
+        if self.view is None or self.episode is None:
+            raise ValidationError("clinician.error.no_client")
+        forms = {k: f for k, f in self.forms.items() if f.dirty}
+        values = {k: f.values() for k, f in forms.items()}  # raises when partly entered
+        values = {k: v for k, v in values.items() if v is not None}
+        if not values:
+            raise ValidationError("clinician.error.nothing_to_save")
+        for kind, v in values.items():
+            measures.score(self._measure(kind), v)  # refuse before anything is written
+        started = time.perf_counter()
+        target = self.session_picker.value
+        done: list[str] = []
+        new = target in (None, NEW)
+        if new:
+            target = self.store.record_session(
+                self.actor,
+                self.episode,
+                session_date=self.session_date.value,
+                format=self.session_format.value,
+                measurements={self._measure(k).code: v for k, v in values.items()},
+            )
+            done = [f"{self._measure(k).code} {_num(sum(v.values()))}" for k, v in values.items()]
+        else:
+            for kind, v in values.items():
+                stored = cl.stored_entry(self.view.entries, target, kind)
+                code = self._measure(kind).code
+                if stored is None:
+                    self.store.add_measurement(self.actor, target, code, v)
+                    done.append(f"{code} {_num(sum(v.values()))}")
+                else:
+                    self.store.correct_measurement(
+                        self.actor, stored["id"], v, version=stored["version"]
+                    )
+                    done.append(t("clinician.corrected", measure=code, total=_num(sum(v.values()))))
+        self.last_save_seconds = time.perf_counter() - started
+        self.drafts.pop(self.episode, None)
+        what, now = ", ".join(done), time.strftime("%H:%M:%S")
+        if new:
+            self._say(t("clinician.saved_new", what=what, time=now), "success")
+        else:
+            self._say(t("clinician.saved", what=what, time=now), "success")
+        confirmation = self.status.children
+        self._reload()
+        self._busy = True
+        try:
+            self.session_picker.options = self._session_options()
+            self.session_picker.value = target
+        finally:
+            self._busy = False
+        self._choose_session()
+        self.status.children = confirmation
+
+    def _register(self) -> None:
+        code = (self.new_code.value or "").strip()
+        if not code:
+            raise ValidationError("error.required", field=t("clinician.new_code"))
+        clinician = self._clinician() or self.actor.username
+        if self.clinician_picker is not None and not self._clinician():
+            raise ValidationError("clinician.error.no_clinician")
+        team = self.clinician_teams.get(clinician) or self.actor.team
+        if not team:
+            raise ValidationError("error.unknown_team", field="team")
+        start = self.new_start.value or date.today()
+        self.store.add_client(self.actor, code, team=team, age_group=self.new_age.value)
+        episode = self.store.open_episode(self.actor, code, start=start, clinician=clinician)
+        data = self.store.dataset(self.actor, episode=episode)
+        if self.model is None:
+            self.model = load_expected_model(self.store, self.actor)
+        fresh = cl.caseload_from(data, self.model)
+        base = self.frame if self.frame is not None else fresh.iloc[0:0]
+        self.frame = cl.replace_episodes(base, fresh, [episode])
+        self.new_code.value = ""
+        self.search.value = ""
+        self._select_episode(episode)
+        self._say(t("clinician.registered", client=code), "success")
+
+    def _end_episode(self) -> None:
+        if self.episode is None:
+            raise ValidationError("clinician.error.no_client")
+        episode = self.episode
+        client = self.rows.get(episode, {}).get("client", "")
+        self.store.end_episode(
+            self.actor,
+            episode,
+            end=self.end_date.value or date.today(),
+            reason=self.end_reason.value,
+        )
+        self.drafts.pop(episode, None)
+        if self.frame is not None:
+            self.frame = cl.replace_episodes(self.frame, self.frame.iloc[0:0], [episode])
+        self.episode = None
+        self.view = None
+        self.entry.layout.display = "none"
+        self.placeholder.layout.display = None
+        self._render_list()
+        self.end_box.selected_index = None
+        self.placeholder.value = str(message(t("clinician.ended", client=client), "success").value)
+
+
+def _h(px: int) -> dict[str, str]:
+    return {"min_height": f"{px}px"}
+
+
+def clinician_app(store: Store | None = None, actor: Actor | None = None) -> w.Widget:
+    """The clinician's app as one widget (defaults: the configured store and user)."""
+    store = store or open_store()
+    actor = actor or store.current_actor()
+    return ClinicianApp(store, actor).widget

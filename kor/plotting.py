@@ -66,8 +66,11 @@ def trend_chart(
     return ax
 
 
-def figure_bytes(ax: Any, fmt: str = "png") -> bytes:
-    """The figure of ``ax`` rendered as PNG or PDF bytes (for download buttons)."""
+def figure_bytes(ax: Any, fmt: str = "png", *, dpi: int = 110) -> bytes:
+    """The figure of ``ax`` rendered as PNG or PDF bytes (for download buttons).
+
+    110 dpi keeps a screen chart sharp on a tablet while rendering in half the time of 150.
+    """
     buffer = io.BytesIO()
-    ax.figure.savefig(buffer, format=fmt, dpi=150 if fmt == "png" else None)
+    ax.figure.savefig(buffer, format=fmt, dpi=dpi if fmt == "png" else None)
     return buffer.getvalue()

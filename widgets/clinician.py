@@ -412,9 +412,10 @@ class ClinicianApp:
         if self.model is None:
             self.model = load_expected_model(self.store, self.actor)
         who = self._clinician()
-        data = self.store.dataset(self.actor, clinician=who) if who else None
+        # the list shows open episodes only, so only those are read (fast on a large service)
+        data = self.store.dataset(self.actor, clinician=who, open_only=True) if who else None
         if data is None and self.clinician_picker is None:
-            data = self.store.dataset(self.actor)
+            data = self.store.dataset(self.actor, open_only=True)
         self.frame = None if data is None else cl.caseload_from(data, self.model)
         self._render_list()
 

@@ -39,6 +39,7 @@ from kor.frames import FILE_COLUMNS, ITEM_COLUMNS, TABLE_COLUMNS, Dataset, sessi
 from kor.pseudonyms import check_client_code
 from kor.store import schema
 from kor.store.cycle import CycleStoreMixin
+from kor.store.grants import GrantStoreMixin
 from kor.store.surveys import SurveyStoreMixin
 
 __all__ = ["Store", "ImportSummary", "EXPORT_COLUMNS", "open_store"]
@@ -107,7 +108,7 @@ def _sqlite_setup(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-class Store(SurveyStoreMixin, CycleStoreMixin):
+class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
     """A connection to the workbench database. Open with :meth:`open`."""
 
     def __init__(self, engine: Engine) -> None:

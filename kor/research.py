@@ -34,7 +34,7 @@ import pandas as pd
 
 from kor import config
 from kor.access import Actor, require_role
-from kor.errors import ValidationError
+from kor.errors import AccessDenied, ValidationError
 from kor.i18n import t
 
 __all__ = [
@@ -137,8 +137,9 @@ def _month(values: pd.Series) -> pd.Series:
 def research_extract(store, actor: Actor, key: bytes, **filters: object) -> pd.DataFrame:  # noqa: ANN001
     """A pseudonymised copy of the session table, for a researcher.
 
-    store: an open :class:`kor.store.Store`; actor: an admin or quality lead (the read is
-    audited as theirs); key: the pseudonymisation key (:func:`load_key`); filters: as
+    store: an open :class:`kor.store.Store`; actor: an admin, or a quality lead holding a
+    ``client_level`` grant (the read is audited as theirs); key: the pseudonymisation
+    key (:func:`load_key`); filters: as
     :meth:`kor.store.Store.session_table` takes them (``team=``, ``start=``, ...).
 
     Returns :data:`RESEARCH_COLUMNS`, one row per session: ``client``, ``episode``,
@@ -148,6 +149,12 @@ def research_extract(store, actor: Actor, key: bytes, **filters: object) -> pd.D
     the order clients were registered in.
     """
     require_role(actor, *EXTRACT_ROLES)
+    if actor.role == "quality_lead" and not any(
+        g.kind == "client_level" for g in store._active_grants(actor)
+    ):
+        # without the grant a quality lead reads pseudonyms, not codes; hashing those would
+        # give other research ids than an admin's extract with the same key
+        raise AccessDenied("research.needs_client_level_grant")
     if len(key) < _MIN_KEY_BYTES:
         raise ValidationError("research.key_short", field="key", minimum=_MIN_KEY_BYTES)
     table = store.session_table(actor, **filters)

@@ -102,6 +102,8 @@ def test_every_client_level_read_is_audited_without_the_client_code(store, small
     store.add_client(ingrid, "K00001", team="VOP", age_group="adult")
     ep = store.open_episode(ingrid, "K00001", start=START)
     store.record_session(ingrid, ep, session_date=START, measurements={"ORS": ORS_OK})
+    # client level for the quality lead needs a grant (without it the code matches nothing)
+    store.grant_access(SYSTEM, "kvalitet", "client_level", until=date.today(), reason="test")
     for actor in (ingrid, small_service["leder.vop"], small_service["kvalitet"]):
         before = _last_id(store)
         getattr(store, read)(actor, client="K00001")
@@ -124,6 +126,7 @@ def test_a_research_extract_is_audited_as_the_reader_who_ran_it(store, small_ser
     store.add_client(ingrid, "K00001", team="VOP", age_group="adult")
     ep = store.open_episode(ingrid, "K00001", start=START)
     store.record_session(ingrid, ep, session_date=START, measurements={"ORS": ORS_OK})
+    store.grant_access(SYSTEM, "kvalitet", "client_level", until=date.today(), reason="test")
     before = _last_id(store)
     research.research_extract(store, small_service["kvalitet"], b"x" * 32)
     rows = _new_rows(store, before)

@@ -22,6 +22,13 @@ def _texts(widget: w.Widget) -> list[str]:
     return out
 
 
+def _widgets(widget: w.Widget) -> list[w.Widget]:
+    found = [widget]
+    for child in getattr(widget, "children", ()):
+        found.extend(_widgets(child))
+    return found
+
+
 def _images(widget: w.Widget) -> list[w.Image]:
     found = [widget] if isinstance(widget, w.Image) else []
     for child in getattr(widget, "children", ()):
@@ -65,6 +72,30 @@ def test_a_filter_change_recomputes_for_the_team_and_redraws_the_chart(store):
     )
     app.group.value = "alliance"
     assert len(_images(app.trend_box)) == 1
+
+
+def test_a_filter_seen_before_is_not_computed_again_and_the_pdf_is_made_on_demand(
+    store, monkeypatch
+):
+    from kor import report
+
+    app = _app(store, "randi.saether")
+    app.team.value = "VOP"
+    calls = []
+    original = report.compute_report
+    monkeypatch.setattr(
+        report, "compute_report", lambda *a, **k: calls.append(k) or original(*a, **k)
+    )
+    app.team.value = ""
+    app.team.value = "VOP"
+    assert calls == [] and "team VOP" in app.headline.value
+    html_links = [x for x in _widgets(app.trend_box) if isinstance(x, w.HTML)]
+    assert ".png" in html_links[0].value and ".pdf" not in html_links[0].value
+    button = next(x for x in _widgets(app.trend_box) if isinstance(x, w.Button))
+    button.click()
+    assert 'download="kor-trender-outcome.pdf"' in html_links[0].value
+    assert "data:application/pdf;base64,JVBER" in html_links[0].value  # %PDF
+    assert not any(isinstance(x, w.Button) for x in _widgets(app.trend_box))
 
 
 def test_the_comparison_tab_shows_a_funnel_not_a_league_table(store):

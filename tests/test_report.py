@@ -97,6 +97,38 @@ def test_report_numbers_equal_the_library_indicators_for_the_same_filter(session
     pd.testing.assert_frame_equal(r.trends, trends)
 
 
+@pytest.mark.parametrize("filters", [{}, {"team": "VOP"}, {"measure": "ORS", "age_group": "adult"}])
+def test_the_previous_period_and_the_funnel_equal_the_library_on_the_whole_table(
+    sessions, period, filters
+):
+    # compute_report works on each window's rows with change and flags computed once per
+    # window end; the numbers must still be those of the library on the whole table
+    cache: dict = {}
+    r = report.compute_report(sessions, period=period, cache=cache, **filters)
+    chosen = report.filter_sessions(sessions, **filters)
+    prev_start, prev_end, label = report.previous_window(period)
+    expected = service_indicators(chosen, by=(), start=prev_start, end=prev_end)
+    pd.testing.assert_frame_equal(r.previous, expected)
+    start, end = report.period_window(period)
+    unit = "clinician" if filters.get("team") else "team"
+    pd.testing.assert_frame_equal(
+        r.comparison, service_indicators(chosen, by=(unit,), start=start, end=end)
+    )
+    again = report.compute_report(sessions, period=period, cache=cache, **filters)
+    pd.testing.assert_frame_equal(again.headline, r.headline)  # the cache changes nothing
+
+
+def test_a_measure_filter_keeps_episodes_whose_measure_was_given_before_the_window(sessions):
+    start, end = pd.Timestamp("2026-01-01"), pd.Timestamp("2026-03-31")
+    keep = report.filter_mask(sessions, measure="ORS")
+    rows = report.window_rows(sessions, start, end, keep)
+    whole = report.filter_sessions(sessions, measure="ORS")
+    dates = pd.to_datetime(whole["session_date"])
+    expected = whole.loc[(dates >= start) & (dates <= end)]
+    pd.testing.assert_frame_equal(rows, expected)
+    assert report.filter_mask(sessions) is None
+
+
 def test_age_group_and_measure_filters_act_on_the_session_table(sessions, period):
     r = report.compute_report(sessions, period=period, age_group="adult", measure="ORS")
     start, end = report.period_window(period)

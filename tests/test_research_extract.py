@@ -7,6 +7,7 @@ import hmac
 import os
 import re
 import stat
+from datetime import date
 
 import openpyxl
 import pandas as pd
@@ -25,7 +26,20 @@ KEY = bytes(range(32))
 @pytest.fixture
 def loaded(store: Store) -> Store:
     store.load_dataset(SYSTEM, generate(25, seed=11))
+    # the quality lead who runs extracts holds client-level access
+    store.grant_access(
+        SYSTEM, "randi.saether", "client_level", until=date.today(), reason="research extract"
+    )
     return store
+
+
+def test_a_quality_lead_without_client_level_access_cannot_extract(store):
+    from kor.errors import AccessDenied
+
+    store.load_dataset(SYSTEM, generate(25, seed=11))
+    with pytest.raises(AccessDenied) as err:
+        research.research_extract(store, store.actor_for("randi.saether"), KEY)
+    assert err.value.key == "research.needs_client_level_grant"
 
 
 @pytest.fixture

@@ -44,22 +44,51 @@ def language_switch(on_change: Callable[[], None]) -> w.ToggleButtons:
     return toggle
 
 
-def chart_box(ax: Any, filename: str, *, alt: str = "") -> w.VBox:
-    """The chart as an image with PNG and PDF download links (the file never leaves the page)."""
+def chart_box(ax: Any, filename: str, *, alt: str = "", pdf: str = "eager") -> w.VBox:
+    """The chart as an image with PNG and PDF download links (the file never leaves the page).
+
+    pdf: ``"eager"`` renders the PDF now; ``"on_demand"`` shows a button that renders it
+    when pressed and puts the PDF link in its place. Why: rendering the PDF costs about
+    as much as the PNG, and an app that redraws on every filter change (the quality
+    dashboard) should not make every user wait for a file few of them download.
+    """
     png = figure_bytes(ax, "png")
-    pdf = figure_bytes(ax, "pdf")
     image = w.Image(value=png, format="png", layout=w.Layout(max_width="100%"))
-    links = w.HTML(
-        " ".join(
-            f'<a download="{html.escape(filename)}.{ext}" class="kor-download" '
-            f'href="data:{mime};base64,{base64.b64encode(data).decode()}">{html.escape(label)}</a>'
-            for ext, mime, data, label in (
-                ("png", "image/png", png, t("label.download_png")),
-                ("pdf", "application/pdf", pdf, t("label.download_pdf")),
-            )
+    if pdf != "on_demand":
+        links = w.HTML(
+            _download_link(filename, "png", png) + " " + _download_link(filename, "pdf", _pdf(ax))
         )
+        return w.VBox([image, links], layout=w.Layout(width="100%"))
+    links = w.HTML(_download_link(filename, "png", png))
+    button = w.Button(
+        description=t("label.download_pdf"),
+        layout=w.Layout(min_height="44px", width="auto"),
     )
-    return w.VBox([image, links], layout=w.Layout(width="100%"))
+    button.add_class("kor-pdf-button")
+    box = w.VBox([image, w.HBox([links, button], layout=w.Layout(gap="12px"))])
+    box.layout = w.Layout(width="100%")
+
+    def make_pdf(_button: Any) -> None:
+        links.value = links.value + " " + _download_link(filename, "pdf", _pdf(ax))
+        box.children = [image, links]
+
+    button.on_click(make_pdf)
+    return box
+
+
+def _pdf(ax: Any) -> bytes:
+    return figure_bytes(ax, "pdf")
+
+
+def _download_link(filename: str, ext: str, data: bytes) -> str:
+    mime, label = {
+        "png": ("image/png", t("label.download_png")),
+        "pdf": ("application/pdf", t("label.download_pdf")),
+    }[ext]
+    return (
+        f'<a download="{html.escape(filename)}.{ext}" class="kor-download" '
+        f'href="data:{mime};base64,{base64.b64encode(data).decode()}">{html.escape(label)}</a>'
+    )
 
 
 def message(text: str, kind: str = "info") -> w.HTML:

@@ -36,6 +36,7 @@ _MIME = {
     "html": "text/html",
 }
 _MAX_CASES = 200
+_MAX_REPORTS = 32  # computed reports kept per user (a filter seen before redraws at once)
 
 
 class QualityDashboard:
@@ -52,6 +53,7 @@ class QualityDashboard:
         self.sessions: Any = None
         self.options: dict[str, Any] = {}
         self.cache: dict[Any, Any] = {}
+        self.reports: dict[Any, report.Report] = {}
         self.case_flags: Any = None
         self.model: Any = None
         self.current: report.Report | None = None
@@ -232,17 +234,25 @@ class QualityDashboard:
         if tab == "report":
             return
         parts = ("headline", "trends") if tab == "trends" else ("comparison",)
-        self.current = report.compute_report(
-            self.sessions,
-            period=self.period.value,
-            cache=self.cache,
-            parts=parts,
-            **self.filters(),
-        )
+        self.current = self._report(parts)
         if tab == "trends":
             self._draw_trends()
         else:
             self._draw_comparison()
+
+    def _report(self, parts: tuple[str, ...]) -> report.Report:
+        """The report part for the current filter (kept, so going back to a filter is free)."""
+        filters = self.filters()
+        key = (self.period.value, parts, *filters.items())
+        found = self.reports.pop(key, None)
+        if found is None:
+            found = report.compute_report(
+                self.sessions, period=self.period.value, cache=self.cache, parts=parts, **filters
+            )
+        self.reports[key] = found  # most recently used last
+        while len(self.reports) > _MAX_REPORTS:
+            self.reports.pop(next(iter(self.reports)))
+        return found
 
     def _draw_trends(self) -> None:
         r = self.current
@@ -255,7 +265,12 @@ class QualityDashboard:
         names = [s.column for s in report.INDICATORS if s.group == self.group.value]
         fig = dashboard_plot.indicator_figure(r, names, columns=2)
         self.trend_box.children = [
-            chart_box(fig.axes[0], f"kor-trender-{self.group.value}", alt=t("dash.tab.trends"))
+            chart_box(
+                fig.axes[0],
+                f"kor-trender-{self.group.value}",
+                alt=t("dash.tab.trends"),
+                pdf="on_demand",
+            )
         ]
 
     def _draw_comparison(self) -> None:
@@ -266,7 +281,7 @@ class QualityDashboard:
         tables = r.tables()
         self.comparison_box.children = [
             w.HTML(f"<p>{html.escape(t('report.funnel.intro'))}</p>"),
-            chart_box(ax, "kor-trakt", alt=t("report.section.comparison")),
+            chart_box(ax, "kor-trakt", alt=t("report.section.comparison"), pdf="on_demand"),
             w.HTML(report.html_table(tables["funnel"], "funnel")),
         ]
 
@@ -313,7 +328,7 @@ class QualityDashboard:
         ax = _client_chart(episode, self.model, self.case_flags)
         self.case_box.children = [
             w.HTML(f"<h4>{html.escape(t('dash.case.title', client=case['client']))}</h4>"),
-            chart_box(ax, f"kor-{case['client']}", alt=str(case["client"])),
+            chart_box(ax, f"kor-{case['client']}", alt=str(case["client"]), pdf="on_demand"),
         ]
 
     # ---------------------------------------------------------------- report

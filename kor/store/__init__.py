@@ -27,7 +27,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from kor import config, measures
-from kor.access import SYSTEM, Actor, client_scope, require_role
+from kor.access import (
+    SYSTEM,
+    Actor,
+    client_id_of,
+    client_pseudonym,
+    client_scope,
+    require_role,
+)
 from kor.errors import (
     AccessDenied,
     ConflictError,
@@ -870,7 +877,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
         used, not by its code, so the audit holds no client codes).
         """
         actor = self._verified(actor)
-        scope, who = client_scope(actor)
+        scope = client_scope(actor, self._active_grants(actor))
         c, e, s, m, u, t = (
             schema.client,
             schema.episode,
@@ -882,15 +889,17 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
         ep_sel = sa.select(e.c.id).select_from(
             e.join(c).join(t).join(u, e.c.clinician_id == u.c.id)
         )
-        if scope == "team":
-            ep_sel = ep_sel.where(t.c.code == who)
-        elif scope == "own":
-            ep_sel = ep_sel.where(u.c.username == who)
+        if not scope.everyone:  # own episodes, plus the clients of a lead's or granted team
+            mine = [u.c.username == scope.clinician] if scope.clinician else []
+            teams = [t.c.code == code for code in sorted(scope.teams)]  # no expanding IN:
+            ep_sel = ep_sel.where(sa.or_(*mine, *teams))  # _read_frame compiles it plainly
         if team:
             ep_sel = ep_sel.where(t.c.code == team)
         if clinician:
             ep_sel = ep_sel.where(u.c.username == clinician)
-        if client:
+        if client and scope.pseudonymised:  # the reader only knows pseudonyms
+            ep_sel = ep_sel.where(c.c.id == (client_id_of(client) or -1))
+        elif client:
             ep_sel = ep_sel.where(c.c.code == client)
         if episode is not None:
             ep_sel = ep_sel.where(e.c.id == episode)
@@ -900,7 +909,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
         # the whole service unfiltered (admin, quality lead): no IN filters at all, which
         # is what makes the large reads fast
         narrowed = (
-            scope != "all"
+            not scope.everyone
             or open_only
             or any(f is not None for f in (team, clinician, client, episode))
         )
@@ -951,6 +960,8 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
         with self._read() as conn:
             for name, query in queries.items():
                 frames[name] = _typed(_read_frame(conn, query), name)
+        if scope.pseudonymised:
+            frames["clients"] = _pseudonymised(frames["clients"])
         with self.engine.begin() as conn:
             self._audit(
                 conn,
@@ -1142,6 +1153,15 @@ def _read_frame(conn: Connection, query: sa.Select) -> pd.DataFrame:
         return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
     finally:
         cursor.close()
+
+
+def _pseudonymised(clients: pd.DataFrame) -> pd.DataFrame:
+    """Clients with each code replaced by its opaque pseudonym and no birth year (a quality
+    lead without a client-level grant: aggregates work, no client is recognisable)."""
+    out = clients.copy()
+    out["code"] = [client_pseudonym(i) for i in out["client_id"]]
+    out["birth_year"] = pd.array([pd.NA] * len(out), dtype="Int64")
+    return out
 
 
 def _typed(frame: pd.DataFrame, name: str) -> pd.DataFrame:

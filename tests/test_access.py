@@ -226,7 +226,11 @@ def test_researcher_reads_no_client_rows_by_any_route(store, service, tmp_path):
 
 
 def test_researcher_gets_the_pseudonymised_extract_a_quality_lead_runs(store, service):
-    extract = research.research_extract(store, service["actors"]["kvalitet"], KEY)
+    kvalitet = service["actors"]["kvalitet"]
+    with pytest.raises(AccessDenied):  # the extract needs client-level access
+        research.research_extract(store, kvalitet, KEY)
+    store.grant_access(SYSTEM, "kvalitet", "client_level", until=date.today(), reason="uttrekk")
+    extract = research.research_extract(store, kvalitet, KEY)
     text = extract.to_csv()
     assert len(extract) == 3
     assert not [c for c in CODES.values() if c in text]

@@ -202,17 +202,7 @@ def gap_chart(
             fontsize=7,
             fontweight="bold" if row["significant"] else "normal",
         )
-    labels = [_wrap(form.question(q).label(language), 44) for q in table["question"]]
-    ax.set_yticks(range(len(table)), labels, fontsize=8)
-    ax.set_ylim(len(table) - 0.5, -0.5)
-    ax.set_xlim(1, 6.3)
-    ax.set_xticks([1, 2, 3, 4, 5])
-    ax.set_xlabel(t("surveys.chart.mean_score", language=language))
-    ax.grid(True, axis="x", alpha=0.3)
-    if first is not None:
-        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, fontsize=8)
-    ax.set_title(title or "", pad=20)
-    return ax
+    return _finish_question_axes(ax, table, form, language, xmax=6.3, legend=first, title=title)
 
 
 def change_chart(
@@ -277,17 +267,7 @@ def change_chart(
             fontsize=7,
             fontweight="bold" if row["significant"] else "normal",
         )
-    labels = [_wrap(form.question(q).label(language), 44) for q in table["question"]]
-    ax.set_yticks(range(len(table)), labels, fontsize=8)
-    ax.set_ylim(len(table) - 0.5, -0.5)
-    ax.set_xlim(1, 5.6)
-    ax.set_xticks([1, 2, 3, 4, 5])
-    ax.set_xlabel(t("surveys.chart.mean_score", language=language))
-    ax.grid(True, axis="x", alpha=0.3)
-    if first is not None:
-        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, fontsize=8)
-    ax.set_title(title or "", pad=20)
-    return ax
+    return _finish_question_axes(ax, table, form, language, xmax=5.6, legend=first, title=title)
 
 
 def _first_shown(table: pd.DataFrame) -> int | None:
@@ -332,4 +312,28 @@ def theme_chart(
     if groups != [""]:
         ax.legend(frameon=False, fontsize=8)
     ax.set_title(title or "")
+    return ax
+
+
+def _finish_question_axes(
+    ax: Any,
+    table: pd.DataFrame,
+    form: Any,
+    language: str | None,
+    *,
+    xmax: float,
+    legend: object,
+    title: str | None,
+) -> Any:
+    """Question labels down the side, the 1-5 score scale across, legend on top."""
+    labels = [_wrap(form.question(q).label(language), 44) for q in table["question"]]
+    ax.set_yticks(range(len(table)), labels, fontsize=8)
+    ax.set_ylim(len(table) - 0.5, -0.5)
+    ax.set_xlim(1, xmax)
+    ax.set_xticks([1, 2, 3, 4, 5])
+    ax.set_xlabel(t("surveys.chart.mean_score", language=language))
+    ax.grid(True, axis="x", alpha=0.3)
+    if legend is not None:
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, fontsize=8)
+    ax.set_title(title or "", pad=20)
     return ax

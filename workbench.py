@@ -92,9 +92,13 @@ def main(argv: list[str]) -> int:
         kor = BIN / ("kor.exe" if os.name == "nt" else "kor")
         return subprocess.call([str(kor), "app", *rest], cwd=ROOT)
     if command == "test":
-        ensure_environment("test")
+        ensure_environment("test,hub")
         ensure_chromium()
         postgres_default()
+        # the JupyterHub end-to-end test needs the proxy from npm, in .cache/chp
+        subprocess.run(
+            ["bash", str(ROOT / "deploy" / "jupyterhub" / "install-proxy.sh")], check=True
+        )
         return subprocess.call([str(PYTHON), "-m", "pytest", *rest], cwd=ROOT)
     print(__doc__)
     return 2

@@ -17,7 +17,7 @@ from kor.i18n import t
 from kor.indicators import service_indicators
 from kor.plotting import trend_chart
 from kor.store import Store, open_store
-from widgets.common import chart_box, guarded, language_switch, message
+from widgets.common import acting_user, chart_box, guarded, language_switch, message
 
 __all__ = ["overview_app"]
 
@@ -25,7 +25,9 @@ __all__ = ["overview_app"]
 def overview_app(store: Store | None = None, actor: Actor | None = None) -> w.Widget:
     """How much data the service holds: counts, sessions and ORS completeness per team and month."""
     store = store or open_store()
-    actor = actor or store.current_actor()
+    actor = acting_user(store, actor)
+    if isinstance(actor, w.Widget):  # not a user of the workbench: the refusal
+        return actor
     body = w.VBox()
     root = w.VBox(layout=w.Layout(max_width="1000px", padding="8px"))
     state: dict[str, Any] = {}

@@ -31,7 +31,7 @@ from kor.flags import explain, rule_name
 from kor.i18n import get_language, t
 from kor.model_registry import load_expected_model
 from kor.store import Store, open_store
-from widgets.common import LARGE, chart_box, guarded, language_switch, message
+from widgets.common import LARGE, acting_user, chart_box, guarded, language_switch, message
 
 __all__ = ["ClinicianApp", "clinician_app"]
 
@@ -822,5 +822,7 @@ def _h(px: int) -> dict[str, str]:
 def clinician_app(store: Store | None = None, actor: Actor | None = None) -> w.Widget:
     """The clinician's app as one widget (defaults: the configured store and user)."""
     store = store or open_store()
-    actor = actor or store.current_actor()
+    actor = acting_user(store, actor)
+    if isinstance(actor, w.Widget):  # not a user of the workbench: the refusal
+        return actor
     return ClinicianApp(store, actor).widget

@@ -19,7 +19,7 @@ from kor.i18n import get_language, set_language, t
 from kor.plotting import figure_bytes
 from kor.redact import exception_summary
 
-__all__ = ["language_switch", "chart_box", "message", "guarded", "LARGE"]
+__all__ = ["language_switch", "chart_box", "message", "guarded", "acting_user", "LARGE"]
 
 log = logging.getLogger("kor.apps")
 
@@ -121,3 +121,19 @@ def guarded(show: Callable[[w.Widget], None]) -> Callable[[Callable[..., Any]], 
         return run
 
     return decorate
+
+
+def acting_user(store: Any, actor: Any = None) -> Any:
+    """The acting user, or the friendly refusal to show instead of the app.
+
+    Under JupyterHub a person the hub let in may still be unknown to the workbench (or
+    inactive); they get «Ukjent bruker: …» in their language, never a traceback.
+    Factories do: ``actor = acting_user(store, actor)``, and return it if it is a widget.
+    """
+    if actor is not None:
+        return actor
+    try:
+        return store.current_actor()
+    except KorError as exc:
+        key = getattr(exc, "key", "app.error")
+        return message(t(key, **getattr(exc, "params", {})), "error")

@@ -21,7 +21,7 @@ from kor.access import Actor
 from kor.cycle_report import project_report
 from kor.i18n import get_language, t
 from kor.store import Store, open_store
-from widgets.common import LARGE, chart_box, guarded, language_switch, message
+from widgets.common import LARGE, acting_user, chart_box, guarded, language_switch, message
 
 __all__ = ["cycle_app", "CycleApp"]
 
@@ -560,7 +560,9 @@ def cycle_app(
 ) -> w.Widget:
     """The improvement-cycle app: project list, phases, SMART goal, change log, chart, report."""
     store = store or open_store()
-    actor = actor or store.current_actor()
+    actor = acting_user(store, actor)
+    if isinstance(actor, w.Widget):  # not a user of the workbench: the refusal
+        return actor
     app = CycleApp(store, actor, today=today)
     app.root.app = app  # tests reach the state through the widget
     return app.root

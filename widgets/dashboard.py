@@ -25,7 +25,7 @@ from kor.flags import rule_name
 from kor.i18n import t
 from kor.measures import MEASURES
 from kor.store import Store, open_store
-from widgets.common import LARGE, chart_box, guarded, language_switch, message
+from widgets.common import LARGE, acting_user, chart_box, guarded, language_switch, message
 
 __all__ = ["dashboard_app", "QualityDashboard"]
 
@@ -384,7 +384,9 @@ def _client_chart(episode: Any, model: Any, flags: Any) -> Any:
 def dashboard_app(store: Store | None = None, actor: Actor | None = None) -> w.Widget:
     """The quality dashboard for the logged-in user (defaults from configuration)."""
     store = store or open_store()
-    actor = actor or store.current_actor()
+    actor = acting_user(store, actor)
+    if isinstance(actor, w.Widget):  # not a user of the workbench: the refusal
+        return actor
     app = QualityDashboard(store, actor)
     app.load()
     app.refresh()

@@ -28,7 +28,7 @@ from surveys.forms import Questionnaire, default_form
 from surveys.improvements import create_projects, propose_projects
 from surveys.report import build_report, previous_survey
 from surveys.responses import read_responses
-from widgets.common import chart_box, guarded, language_switch, message
+from widgets.common import acting_user, chart_box, guarded, language_switch, message
 
 __all__ = ["surveys_app", "SurveysApp"]
 
@@ -791,5 +791,7 @@ class SurveysApp:
 def surveys_app(store: Store | None = None, actor: Actor | None = None) -> w.Widget:
     """The «Bruker spør bruker» app as one widget (defaults: configured store, current user)."""
     store = store or open_store()
-    actor = actor or store.current_actor()
+    actor = acting_user(store, actor)
+    if isinstance(actor, w.Widget):  # not a user of the workbench: the refusal
+        return actor
     return SurveysApp(store, actor).root

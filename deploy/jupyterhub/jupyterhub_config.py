@@ -18,6 +18,7 @@ reads the user's role from the database by ``JUPYTERHUB_USER``, never from the r
 """
 
 import os
+import sys
 from pathlib import Path
 
 c = get_config()  # noqa: F821 - provided by JupyterHub when it reads this file
@@ -41,7 +42,12 @@ c.NativeAuthenticator.seconds_before_next_try = 600
 c.Authenticator.admin_users = {
     u.strip() for u in os.environ.get("KOR_HUB_ADMINS", "").split(",") if u.strip()
 }
-c.Authenticator.allow_all = False  # only approved users (JupyterHub >= 5)
+# JupyterHub >= 5 lets nobody in unless an "allow" setting says so. For NativeAuthenticator
+# the gate is its own approval (an account logs in only once a hub admin authorized it;
+# tests/test_jupyterhub.py), so it allows every account it authenticates; any other
+# authenticator (OAuth) allows nobody until allowed_users/groups are set for it.
+c.Authenticator.allow_all = False
+c.NativeAuthenticator.allow_all = True
 
 # --- the hub itself ---------------------------------------------------------------
 c.JupyterHub.bind_url = os.environ.get("KOR_HUB_BIND_URL", "http://127.0.0.1:8000")
@@ -64,6 +70,10 @@ c.JupyterHub.shutdown_on_logout = True
 # (contents, kernels) still answers an authenticated user on their OWN server: treat
 # every user's server as able to run code as that user, so the database credentials in
 # KOR_DATABASE_URL are the boundary (SECURITY.md, "Known gaps").
+# The hub's own environment starts the servers and the culler: PATH need not hold it
+# (``/opt/kor/bin/jupyterhub`` run directly, as in README.md, finds its neighbours).
+BIN = Path(sys.executable).parent
+c.Spawner.cmd = [str(BIN / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/voila/render/oversikt.ipynb"
 c.Spawner.notebook_dir = APPS
 c.Spawner.args = [
@@ -96,7 +106,7 @@ c.JupyterHub.services = [
     {
         "name": "idle-culler",
         "command": [
-            "python3",
+            sys.executable,
             "-m",
             "jupyterhub_idle_culler",
             "--timeout=1800",

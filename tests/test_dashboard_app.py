@@ -181,3 +181,21 @@ def test_the_session_table_is_read_once_per_user(store, monkeypatch):
     app.tabs.selected_index = 1
     assert len(calls) == 1
     assert len(app.sessions) == len(session_table(store.dataset(SYSTEM)))
+
+
+def test_overdue_evaluations_of_improvement_projects_show_on_the_dashboard(tmp_path):
+    from datetime import date, timedelta
+
+    from kor.access import SYSTEM
+    from kor.sample import generate
+
+    st = Store.open(f"sqlite:///{tmp_path / 'kor.sqlite'}")
+    st.load_dataset(SYSTEM, generate(40, seed=5))
+    lead = st.actor_for("randi.saether")
+    project = st.create_project(lead, "Mer SRS i VOP", ["VOP"])
+    st.schedule_evaluations(lead, project, per_year=2, first_due=date.today() - timedelta(days=10))
+    app = QualityDashboard(st, lead)
+    app.load()
+    text = " ".join(_texts(app.overdue))
+    assert "Mer SRS i VOP" in text and "10 dager på overtid" in text
+    st.close()

@@ -21,6 +21,7 @@ import ipywidgets as w
 
 from kor import dashboard_plot, report
 from kor.access import Actor
+from kor.errors import KorError
 from kor.flags import rule_name
 from kor.i18n import t
 from kor.measures import MEASURES
@@ -102,10 +103,12 @@ class QualityDashboard:
             layout=w.Layout(flex_flow="row wrap", gap="8px"),
         )
         self.title = w.HTML()
+        self.overdue = w.VBox()  # improvement projects whose evaluation is past due
         self.root = w.VBox(
             [
                 language_switch(self.relabel),
                 self.title,
+                self.overdue,
                 self.status,
                 self.filters_box,
                 self.tabs,
@@ -158,6 +161,7 @@ class QualityDashboard:
     # ---------------------------------------------------------------- loading
     def _load(self) -> None:
         self.sessions = self.store.session_table(self.actor)
+        self._show_overdue()
         self.options = report.filter_options(self.sessions)
         self._quiet = True
         try:
@@ -172,6 +176,21 @@ class QualityDashboard:
             self._quiet = False
         self._set_clinicians()
         self.status.children = []
+
+    def _show_overdue(self) -> None:
+        """Standardisation: evaluations of improvement projects that are past due."""
+        try:
+            late = self.store.overdue_evaluations(self.actor)
+        except KorError:
+            late = None
+        if late is None or late.empty:
+            self.overdue.children = []
+            return
+        titles = "; ".join(
+            f"{row.title} ({t('dash.overdue.days', days=int(row.days_overdue))})"
+            for row in late.itertuples()
+        )
+        self.overdue.children = [message(t("dash.overdue", projects=titles), "error")]
 
     def relabel(self, refresh: bool = True) -> None:
         """Set every text in the current language (the language switch calls this)."""

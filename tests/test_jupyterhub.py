@@ -28,6 +28,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,13 +81,29 @@ def _tail(log: Path, chars: int = 3000) -> str:
 
 @pytest.fixture(scope="module")
 def workbench_db(pg_database: str) -> Iterator[str]:
-    """The PostgreSQL database of the hub's users: the bundled sample, migrated."""
-    store = Store.open(pg_database)
+    """The PostgreSQL database of the hub's users: a database of its own (the session's
+    test database is shared with the store tests), holding the bundled sample, migrated."""
+    import sqlalchemy as sa
+
+    from tests.conftest import _pg_admin_engine
+
+    name = f"kor_hub_{uuid.uuid4().hex[:10]}"
+    admin = _pg_admin_engine()
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.engine.make_url(pg_database).set(database=name).render_as_string(hide_password=False)
+    store = Store.open(url)
     try:
         store.load_dataset(SYSTEM, Dataset.read_csv(ROOT / "data" / "sample"))
     finally:
         store.close()
-    yield pg_database
+    yield url
+    with admin.connect() as conn:
+        conn.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+    admin.dispose()
 
 
 def _open_codes(url: str, username: str) -> set[str]:

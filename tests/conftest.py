@@ -8,9 +8,11 @@ is not set, they are skipped with that reason shown in the summary.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -101,3 +103,39 @@ def small_service(store: Store) -> dict[str, Actor]:
 ORS_OK = {"individually": 4.0, "interpersonally": 5.5, "socially": 6.0, "overall": 4.5}
 SRS_OK = {"relationship": 9.0, "goals_topics": 9.2, "approach_method": 8.8, "overall": 9.5}
 TODAY = date.today()
+
+
+def chromium_path() -> str:
+    for candidate in (
+        os.environ.get("KOR_CHROMIUM"),
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+    ):
+        if candidate and Path(candidate).exists():
+            return candidate
+    found = shutil.which("chromium")
+    if not found:
+        pytest.fail("Chromium not found: apt-get install chromium, or set KOR_CHROMIUM")
+    return found
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=chromium_path(),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()

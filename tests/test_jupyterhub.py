@@ -38,7 +38,6 @@ from kor.access import SYSTEM
 from kor.frames import Dataset
 from kor.i18n import t
 from kor.store import Store
-from tests.browser.conftest import chromium_path
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.browser]
 
@@ -189,20 +188,6 @@ def hub(workbench_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         except ProcessLookupError:
             pass
         proc.wait()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=chromium_path(),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-        )
-        yield b
-        b.close()
 
 
 def _signup(page, hub: str, username: str) -> str:  # noqa: ANN001

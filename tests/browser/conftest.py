@@ -8,7 +8,6 @@ the README's run command does. Chromium is Debian's (``/usr/bin/chromium``, or
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import chromium_path  # noqa: F401 - the browser fixture is in tests/conftest.py
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
@@ -27,20 +28,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def chromium_path() -> str:
-    for candidate in (
-        os.environ.get("KOR_CHROMIUM"),
-        "/usr/bin/chromium",
-        "/usr/bin/chromium-browser",
-    ):
-        if candidate and Path(candidate).exists():
-            return candidate
-    found = shutil.which("chromium")
-    if not found:
-        pytest.fail("Chromium not found: apt-get install chromium, or set KOR_CHROMIUM")
-    return found
 
 
 @pytest.fixture(scope="session")
@@ -81,28 +68,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log.close()
     server_log = (data / "server.log").read_text()
     assert "Traceback" not in server_log or "kor" not in server_log.split("Traceback", 1)[1][:2000]
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=chromium_path(),
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield b
-        b.close()
 
 
 @pytest.fixture

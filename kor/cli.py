@@ -174,7 +174,12 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
 #: Modules that add their own subcommands: each has ``register_cli(subparsers)``, whose
 #: handlers take the parsed arguments and return an exit code. A module that is not
 #: there yet is skipped, so features can land one by one.
-EXTENSIONS: tuple[str, ...] = ("kor.model_registry", "kor.report", "kor.backup", "kor.research")
+EXTENSIONS: tuple[str, ...] = (
+    "kor.model_registry",
+    "kor.report",
+    "kor.store.backup",
+    "kor.research",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

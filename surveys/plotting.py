@@ -167,15 +167,7 @@ def gap_chart(
     first = _first_shown(table)
     for y, row in table.iterrows():
         if row["suppressed"]:
-            ax.text(
-                3,
-                y,
-                t("surveys.suppressed", language=language),
-                ha="center",
-                va="center",
-                fontsize=8,
-                style="italic",
-            )
+            _suppressed_row(ax, y, language)
             continue
         ax.plot([row["mean_user"], row["mean_staff"]], [y, y], color="#999999", zorder=1)
         ax.scatter(
@@ -220,15 +212,7 @@ def change_chart(
     first = _first_shown(table)
     for y, row in table.iterrows():
         if row["suppressed"]:
-            ax.text(
-                3,
-                y,
-                t("surveys.suppressed", language=language),
-                ha="center",
-                va="center",
-                fontsize=8,
-                style="italic",
-            )
+            _suppressed_row(ax, y, language)
             continue
         colour = PALETTE[2] if row["significant"] else "#777777"
         ax.annotate(
@@ -337,3 +321,16 @@ def _finish_question_axes(
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False, fontsize=8)
     ax.set_title(title or "", pad=20)
     return ax
+
+
+def _suppressed_row(ax: Any, y: float, language: str | None) -> None:
+    """«for få svar» in place of a question's marks (fewer than 5 respondents)."""
+    ax.text(
+        3,
+        y,
+        t("surveys.suppressed", language=language),
+        ha="center",
+        va="center",
+        fontsize=8,
+        style="italic",
+    )

@@ -13,11 +13,11 @@ import ipywidgets as w
 import pandas as pd
 import pytest
 
-from kor import backup, research
+from kor import research
 from kor.access import ROLES, SYSTEM, Actor
 from kor.errors import AccessDenied, ImportFileError
 from kor.sample import generate
-from kor.store import Store
+from kor.store import Store, backup
 from tests.conftest import ORS_OK, SRS_OK
 from tests.test_backup import _all_rows
 

@@ -1,6 +1,6 @@
 """Backup and restore: every row of every table comes back, on SQLite and PostgreSQL.
 
-The comparison reads both databases independently of :mod:`kor.backup` (reflected
+The comparison reads both databases independently of :mod:`kor.store.backup` (reflected
 tables, rows by primary key), so a bug in the archive's own checksums cannot hide a loss.
 """
 
@@ -18,12 +18,12 @@ from datetime import date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from kor import backup as kb
 from kor.access import SYSTEM, Actor
 from kor.cli import main
 from kor.errors import AccessDenied, StoreError
 from kor.sample import generate
 from kor.store import Store
+from kor.store import backup as kb
 from tests.conftest import ORS_OK, PG_URL, SRS_OK, _pg_admin_engine
 
 ADMIN = Actor("terje.moen", "admin")

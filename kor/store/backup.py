@@ -21,8 +21,8 @@ One audit row records the backup (in the source, before the dump, so the archive
 it) and one the restore.
 
 This module reads and writes tables generically (reflected, so tables added by later
-migrations are included without code here); it is the one exception to "only
-:mod:`kor.store` speaks SQL", for the same reason ``pg_dump`` is not part of an ORM.
+migrations are included without code here); it lives in :mod:`kor.store`, the only
+package that speaks SQL.
 Archives hold every client row in clear: keep them as the database itself (mode 0600 is
 set; encrypt them at rest and in transit, see ``SECURITY.md``).
 """

@@ -16,7 +16,9 @@ cached, default under /tmp). For each it measures, in headless Chromium, over
 and in-process on the same database: ``Store.record_session`` (one ORS) and the app's
 whole save handler (write, re-read of the episode, flags, chart).
 
-Each save adds a session dated today to a different client of the cached databases.
+Each save adds a session dated today to a different client. The runs work on a fresh copy
+of the cached 100,000-client directory, so a second run on the same day does not meet the
+first run's sessions (a client's session today would turn the save into a correction).
 Prints medians and writes ``benchmarks/results/clinician-<name>.json``.
 
     .venv/bin/python benchmarks/bench_clinician.py            # sample and 100,000 clients
@@ -215,7 +217,9 @@ def main() -> None:
     if args.only in (None, "big"):
         big = Path(args.big_dir)
         _build_big(big, args.clients)
-        sets.append((str(args.clients), big))
+        work = Path(tempfile.mkdtemp(prefix="kor-bench-big-")) / "data"
+        shutil.copytree(big, work)
+        sets.append((str(args.clients), work))
     for name, directory in sets:
         result: dict[str, object] = {"data": name, "repeats": args.repeats, "gap_s": args.gap}
         # a new session per run: clinician saves take list rows 0.., admin rows after them
@@ -241,8 +245,7 @@ def main() -> None:
         print(f"\n== {name} (median of {args.repeats}, seconds)")
         for key, value in summary.items():
             print(f"  {key:42s} {value:8.3f}")
-        if name == "sample":
-            shutil.rmtree(directory, ignore_errors=True)
+        shutil.rmtree(directory if name == "sample" else directory.parent, ignore_errors=True)
 
 
 if __name__ == "__main__":

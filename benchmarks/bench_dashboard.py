@@ -21,7 +21,12 @@ Timed, median of ``--repeats`` runs, as the quality lead (role quality_lead):
     redraw only); ``filter_compute`` is the computation alone (``compute_report`` with
     the cache);
 (c) ``report_<fmt>``: ``build_report`` (reads the data from the store) + rendering
-    to PDF, XLSX and HTML, as ``kor report`` does.
+    to PDF, XLSX and HTML, as ``kor report`` does;
+(d) ``load_session_table``: ``Store.session_table`` for the whole service, and the
+    reference ``reference_read_sql``: ``pandas.read_sql_query`` of the same six tables
+    and columns from the same SQLite file over a plain ``sqlite3`` connection, in this
+    process (the read alone, no join, no access check). ``ratios`` divides the load and
+    each report by it: how many plain reads of the data the work costs.
 
 Writes ``benchmarks/results/dashboard-<data>.json``. Goals (issue «quality lead
 dashboard»): filter change under 1 s, report under 10 s at 100,000 clients.
@@ -32,12 +37,15 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -78,6 +86,23 @@ def open_store(data: str) -> Store:
     store.close()
     tmp.replace(path)
     return Store.open(f"sqlite:///{path}")
+
+
+REFERENCE_QUERIES = (
+    "SELECT id, code, name FROM team",
+    "SELECT id, username, display_name, role, team_id FROM app_user",
+    "SELECT id, code, birth_year, age_group, team_id FROM client",
+    "SELECT id, client_id, clinician_id, start_date, end_date, end_reason FROM episode",
+    "SELECT id, episode_id, number, session_date, clinician_id, format FROM session",
+    "SELECT session_id, measure, item1, item2, item3, item4, total FROM measurement",
+)
+
+
+def reference_read(store: Store) -> list[pd.DataFrame]:
+    """The plain pandas read of what ``session_table`` reads (SQLite only)."""
+    path = store.engine.url.database
+    with sqlite3.connect(path) as con:
+        return [pd.read_sql_query(q, con) for q in REFERENCE_QUERIES]
 
 
 def median_time(fn, repeats: int) -> tuple[float, list[float]]:
@@ -155,6 +180,11 @@ def main(argv: list[str] | None = None) -> int:
         repeats = max(1, min(args.repeats, 3))
         results[f"report_{fmt}"], results[f"report_{fmt}_runs"] = median_time(full, repeats)
     results["load_session_table"], _ = median_time(lambda: store.session_table(actor), 1)
+    results["reference_read_sql"], _ = median_time(lambda: reference_read(store), 1)
+    results["ratios"] = {
+        key: results[key] / results["reference_read_sql"]
+        for key in ("load_session_table", *[f"report_{f}" for f in report.FORMATS])
+    }
     store.close()
     results["machine"] = {"python": platform.python_version(), "platform": platform.platform()}
     results["when"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -169,9 +199,12 @@ def main(argv: list[str] | None = None) -> int:
         "filter_change_seen",
         "filter_compute",
         "load_session_table",
+        "reference_read_sql",
         *[f"report_{f}" for f in report.FORMATS],
     ):
         print(f"{key:<22}{results[key]:>10.2f}")
+    for key, ratio in results["ratios"].items():
+        print(f"{key + ' / reference':<36}{ratio:>6.2f}")
     print(f"written {target}")
     return 0
 

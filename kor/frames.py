@@ -31,6 +31,7 @@ alliance_min_item   lowest alliance item, 0.0-10.0, NaN if not recorded
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -199,15 +200,18 @@ def read_session_csv(path: str | Path) -> pd.DataFrame:
     return frame.loc[:, list(SESSION_COLUMNS)]
 
 
-def session_table(data: Dataset) -> pd.DataFrame:
+def session_table(data: Dataset | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Join the tables into the session table (one row per session, :data:`SESSION_COLUMNS`).
 
-    The outcome and alliance totals are taken from whichever declared measure of
-    that kind was recorded for the session; ``alliance_min_item`` is the lowest of
+    ``data`` is a :class:`Dataset` or its tables by name; the measurements need only
+    ``session_id``, ``measure``, the items and ``total`` (what the store reads for
+    analysis). The outcome and alliance totals are taken from whichever declared measure
+    of that kind was recorded for the session; ``alliance_min_item`` is the lowest of
     the alliance measure's items.
     """
+    tables = data.tables() if isinstance(data, Dataset) else data
     kinds = {code: m.kind for code, m in measures.MEASURES.items()}
-    meas = data.measurements
+    meas = tables["measurements"]
     kind = meas["measure"].map(kinds)
     items = meas.loc[:, ["item1", "item2", "item3", "item4"]]
     outcome = meas.loc[kind == "outcome", ["session_id", "measure", "total"]].rename(
@@ -220,12 +224,12 @@ def session_table(data: Dataset) -> pd.DataFrame:
     outcome = outcome.drop_duplicates("session_id", keep="last")
     alliance = alliance.drop_duplicates("session_id", keep="last")
 
-    users = data.users.set_index("user_id")["username"]
-    teams = data.teams.set_index("team_id")["code"]
-    clients = data.clients.set_index("client_id")
-    ep = data.episodes.set_index("episode_id")
+    users = tables["users"].set_index("user_id")["username"]
+    teams = tables["teams"].set_index("team_id")["code"]
+    clients = tables["clients"].set_index("client_id")
+    ep = tables["episodes"].set_index("episode_id")
 
-    s = data.sessions
+    s = tables["sessions"]
     if s.empty:
         return _empty_session_table()
     out = pd.DataFrame(

@@ -277,3 +277,18 @@ def test_a_hub_user_gets_the_stored_role_never_the_environment_role(
     monkeypatch.setenv("JUPYTERHUB_USER", "stranger")
     with pytest.raises(AccessDenied):
         store.current_actor()
+
+
+def test_the_lean_session_table_read_equals_the_pure_join_of_the_loaded_data(store):
+    """``Store.session_table`` reads fewer measurement columns than ``dataset``; a whole
+    generated service read back through it equals the join of what was loaded."""
+    from kor.sample import generate
+
+    data = generate(60, seed=5)
+    store.load_dataset(SYSTEM, data)
+    expected = session_table(data).sort_values(["episode", "session_no"]).reset_index(drop=True)
+    got = store.session_table(SYSTEM)
+    assert len(got) == len(expected) > 300
+    assert got["alliance_min_item"].notna().sum() > 100
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    pd.testing.assert_frame_equal(got, session_table(store.dataset(SYSTEM)))

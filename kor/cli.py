@@ -84,9 +84,14 @@ def _cmd_app(args: argparse.Namespace) -> int:
         "--no-browser",
         "--show_tracebacks=False",
         "--strip_sources=True",
+        "--template=kor",  # share/jupyter/voila/templates/kor: the root opens the start page
     ]  # the allow/deny lists of static files are in voila.json (read from the project root)
     print(t("cli.app.serving", url=f"http://{args.host}:{args.port}/"), flush=True)
     os.environ["KOR_DATA_DIR"] = str(config.data_dir())  # the kernels open this database
+    templates = str(project_root() / "share" / "jupyter")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        p for p in (templates, os.environ.get("JUPYTER_PATH")) if p
+    )
     os.chdir(project_root())
     os.execv(sys.executable, command)
     return 0  # pragma: no cover - exec does not return

@@ -268,6 +268,21 @@ def test_an_account_needs_the_hub_admins_approval(accounts, hub):
         assert accounts[f"landing:{username}"].startswith(f"{hub}/user/{username}/voila/render/")
 
 
+def test_the_server_root_is_the_start_page_with_the_users_own_tools_first(accounts, hub):
+    page = accounts[CLINICIAN].new_page()
+    page.goto(f"{hub}/user/{CLINICIAN}/", timeout=120_000)  # not Voilà's file list
+    page.wait_for_selector(".kor-start a.kor-tile", timeout=90_000)
+    assert page.url.rstrip("?") == f"{hub}/user/{CLINICIAN}/voila/render/start.ipynb"
+    page.goto(f"{hub}/user/{CLINICIAN}/voila/tree", timeout=60_000)  # Voilà's own root too
+    page.wait_for_selector(".kor-start a.kor-tile", timeout=90_000)
+    own = page.locator("a.kor-tile:not(.kor-other) strong").all_inner_texts()
+    assert own == ["Behandler", "Forbedringsarbeid"]
+    page.locator("a.kor-tile", has_text="Behandler").click()  # relative link, under the prefix
+    page.wait_for_url(f"{hub}/user/{CLINICIAN}/voila/render/{APP}?lang=nb", timeout=60_000)
+    page.wait_for_selector(".kor-client-list", timeout=90_000)
+    page.close()
+
+
 def test_the_clinician_gets_their_own_server_listing_only_their_clients(
     accounts, hub, workbench_db
 ):

@@ -9,13 +9,15 @@ import base64
 import functools
 import html
 import logging
+import os
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w
 
 from kor.errors import KorError, ValidationError
-from kor.i18n import get_language, set_language, t
+from kor.i18n import LANGUAGES, get_language, set_language, t
 from kor.plotting import figure_bytes
 from kor.redact import exception_summary
 
@@ -123,13 +125,28 @@ def guarded(show: Callable[[w.Widget], None]) -> Callable[[Callable[..., Any]], 
     return decorate
 
 
+def request_language() -> None:
+    """Use the language named by the page's query string (``?lang=en``), if it names one.
+
+    Voilà puts the request's query string into the kernel's ``QUERY_STRING`` when the
+    page is requested; anything but a known language code is ignored.
+    """
+    query = urllib.parse.parse_qs(os.environ.get("QUERY_STRING", ""))
+    language = (query.get("lang") or [""])[0]
+    if language in LANGUAGES:
+        set_language(language)
+
+
 def acting_user(store: Any, actor: Any = None) -> Any:
     """The acting user, or the friendly refusal to show instead of the app.
 
     Under JupyterHub a person the hub let in may still be unknown to the workbench (or
     inactive); they get «Ukjent bruker: …» in their language, never a traceback.
     Factories do: ``actor = acting_user(store, actor)``, and return it if it is a widget.
+    Every factory calls it first, so it also applies the page's ``?lang=`` (the start
+    page's links carry the language the user chose there).
     """
+    request_language()
     if actor is not None:
         return actor
     try:

@@ -25,6 +25,8 @@ c = get_config()  # noqa: F821 - provided by JupyterHub when it reads this file
 
 HERE = Path(__file__).resolve().parent
 APPS = os.environ.get("KOR_APPS_DIR", str(HERE.parents[1] / "notebooks"))
+#: Voilà template «kor» (share/jupyter/voila/templates/kor): a server's root -> start page.
+TEMPLATES = str(HERE.parents[1] / "share" / "jupyter")
 STATE = Path(os.environ.get("KOR_HUB_DATA", "/srv/kor-hub"))
 DATABASE_URL = os.environ.get("KOR_DATABASE_URL", "")
 
@@ -66,21 +68,22 @@ c.JupyterHub.shutdown_on_logout = True
 
 # --- what each user gets: Voilà with the apps, nothing else --------------------------
 # The single-user server loads Voilà as its only extension (no JupyterLab, no classic
-# notebook UI, no terminals); default_url opens the landing app. Jupyter's REST API
-# (contents, kernels) still answers an authenticated user on their OWN server: treat
-# every user's server as able to run code as that user, so the database credentials in
-# KOR_DATABASE_URL are the boundary (SECURITY.md, "Known gaps").
+# notebook UI, no terminals); default_url opens the start page (widgets/start.py).
+# Jupyter's REST API (contents, kernels) still answers an authenticated user on their
+# OWN server: treat every user's server as able to run code as that user, so the
+# database credentials in KOR_DATABASE_URL are the boundary (SECURITY.md, "Known gaps").
 # The hub's own environment starts the servers and the culler: PATH need not hold it
 # (``/opt/kor/bin/jupyterhub`` run directly, as in README.md, finds its neighbours).
 BIN = Path(sys.executable).parent
 c.Spawner.cmd = [str(BIN / "jupyterhub-singleuser")]
-c.Spawner.default_url = "/voila/render/oversikt.ipynb"
+c.Spawner.default_url = "/voila/render/start.ipynb"
 c.Spawner.notebook_dir = APPS
 c.Spawner.args = [
     "--ServerApp.jpserver_extensions={'voila': True, 'jupyterlab': False, 'notebook': False}",
     "--ServerApp.terminals_enabled=False",
     "--ContentsManager.allow_hidden=False",
     "--FileContentsManager.delete_to_trash=False",
+    "--VoilaConfiguration.template=kor",
     "--VoilaConfiguration.show_tracebacks=False",
     "--VoilaConfiguration.strip_sources=True",
     "--VoilaConfiguration.file_allowlist=['.*\\.(png|svg)']",
@@ -90,6 +93,7 @@ c.Spawner.args = [
 c.Spawner.environment = {
     "KOR_DATABASE_URL": DATABASE_URL,
     "KOR_LANGUAGE": "nb",
+    "JUPYTER_PATH": TEMPLATES,
     # no KOR_USER/KOR_ROLE: the workbench takes JUPYTERHUB_USER and the stored role
 }
 c.Spawner.env_keep = ["PATH", "LANG", "LC_ALL"]  # nothing else leaks from the hub's env

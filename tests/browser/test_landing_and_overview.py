@@ -9,11 +9,25 @@ from tests.browser.conftest import SCREENSHOTS
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def test_landing_page_lists_the_apps(served, page):
-    page.goto(served + "/")
-    page.wait_for_selector("text=oversikt.ipynb", timeout=30_000)
+def test_the_root_opens_the_start_page_whose_tiles_lead_to_the_apps(served, page):
+    page.goto(served + "/", timeout=60_000)
+    page.wait_for_selector(".kor-start a.kor-tile", timeout=60_000)
+    assert page.url == served + "/voila/render/start.ipynb"
+    assert "KOR-arbeidsbenken" in page.content() and "Select items" not in page.content()
+    tiles = page.locator("a.kor-tile")
+    assert tiles.count() == 6  # the local user is an admin: every app is theirs
+    assert page.locator("text=Dine verktøy").count() == 1
+    box = tiles.first.bounding_box()
+    assert box is not None and box["height"] >= 88  # a touch target, not a text link
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "landing.png"), full_page=True)
+    page.get_by_text("English", exact=True).click()
+    page.wait_for_selector("text=Your tools", timeout=30_000)
+    page.locator("a.kor-tile", has_text="Data overview").click()
+    page.wait_for_url(served + "/voila/render/oversikt.ipynb?lang=en", timeout=30_000)
+    page.wait_for_selector("text=Data overview", timeout=60_000)  # the language came along
+    page.goto(served + "/voila/tree/forskning", timeout=60_000)  # a folder: the start page too
+    page.wait_for_selector(".kor-start", timeout=60_000)
 
 
 def test_overview_app_shows_the_sample_in_norwegian_and_switches_to_english(served, page):

@@ -32,6 +32,7 @@ __all__ = [
     "ALLIANCE_WARNING_RULES",
     "INDICATOR_COLUMNS",
     "suppress",
+    "complementary",
     "severity_adjustment",
     "service_indicators",
 ]
@@ -100,6 +101,7 @@ def suppress(
     *,
     columns: Sequence[str] | None = None,
     flag: str | None = "suppressed",
+    rows: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Blank every number of the rows whose ``count_col`` is under ``min_group``.
 
@@ -113,6 +115,8 @@ def suppress(
     columns: the columns to blank; default every numeric column except booleans.
     flag: name of a boolean column set True on blanked rows (OR-ed with an existing
     one); None for no flag.
+    rows: a boolean mask of further rows to blank whatever their count (the
+    complementary suppression of :func:`complementary`).
     Returns a new frame; integer counts come back as nullable ``Int64``.
 
     >>> t = pd.DataFrame({"team": ["A", "B"], "clients": [7, 3], "mean": [20.5, 18.0]})
@@ -132,6 +136,8 @@ def suppress(
     out = frame.copy()
     small = ~(pd.to_numeric(out[count_col], errors="coerce") >= min_group).fillna(False)
     small = small.to_numpy(dtype=bool)
+    if rows is not None:
+        small = small | np.asarray(rows, dtype=bool)
     for col in columns:
         values = out[col]
         if pd.api.types.is_integer_dtype(values) or isinstance(values.dtype, pd.Int64Dtype):
@@ -141,6 +147,44 @@ def suppress(
     if flag is not None:
         before = out[flag].to_numpy(dtype=bool) if flag in out.columns else False
         out[flag] = np.asarray(before | small, dtype=bool)
+    return out
+
+
+def complementary(
+    counts: np.ndarray,
+    parts: np.ndarray,
+    hidden: np.ndarray,
+    min_group: int = SUPPRESSION_MIN,
+) -> np.ndarray:
+    """The rows to hide so that no hidden count can be worked out from its part's total.
+
+    Primary suppression hides a group of fewer than ``min_group`` clients; but when the
+    rows of a part (the teams of a service, say) are shown beside the part's total, the
+    total minus the shown rows gives a lone hidden row back. Complementary suppression,
+    as statistics offices practise it: within each part that has a hidden row, the
+    smallest shown rows are hidden too, until at least two rows are hidden and together
+    they hold at least ``min_group`` clients (or every row of the part is hidden). A part
+    whose hidden rows all count zero needs nothing more: the subtraction gives no one away.
+
+    counts: clients per row (before any suppression). parts: a code per row naming its
+    part. hidden: the rows hidden already. Returns ``hidden`` with the added rows.
+
+    >>> complementary(np.array([20, 3, 12, 30]), np.zeros(4), np.array([0, 1, 0, 0], bool))
+    array([False,  True,  True, False])
+    >>> complementary(np.array([1, 2, 40, 50]), np.zeros(4), np.array([1, 1, 0, 0], bool))
+    array([ True,  True,  True, False])
+    """
+    counts = np.asarray(counts, dtype=float)
+    out = np.asarray(hidden, dtype=bool).copy()
+    parts = np.asarray(parts)
+    for part in np.unique(parts):
+        rows = np.flatnonzero(parts == part)
+        if not (out[rows] & (counts[rows] > 0)).any():  # nothing hidden, or only zeros
+            continue
+        for row in rows[np.argsort(counts[rows], kind="stable")]:
+            if out[rows].sum() >= 2 and counts[rows][out[rows]].sum() >= min_group:
+                break
+            out[row] = True
     return out
 
 
@@ -322,6 +366,7 @@ def service_indicators(
     today: Any = None,
     episodes: pd.DataFrame | None = None,
     flags: pd.DataFrame | None = None,
+    complement: bool = False,
 ) -> pd.DataFrame:
     """KOR service indicators per group (team, clinician or the whole service) and period.
 
@@ -340,6 +385,9 @@ def service_indicators(
     (up to ``end``), computed if None. flags: the output of
     :func:`kor.flags.evaluate_flags` on the same sessions, computed (alliance rules
     only) if None. Pass both to reuse what a dashboard has already computed.
+    complement: the rows will be shown beside their total (a report's comparison of
+    teams under the service's figures): hide more rows where needed so that no hidden
+    group can be worked out by subtraction (:func:`complementary`; see Notes).
 
     Returns
     -------
@@ -401,6 +449,9 @@ def service_indicators(
     blanked when the assessable episodes belong to fewer than ``min_group`` clients,
     and the alliance indicators when fewer than ``min_group`` clients have an
     alliance score, so no shown number describes fewer than ``min_group`` people.
+    With ``complement``, each of these three rules is followed by complementary
+    suppression within each part: the rows that share the period and every ``by``
+    column but the last (the teams of the service, the clinicians of a team).
 
     References
     ----------
@@ -557,7 +608,34 @@ def service_indicators(
     out["_alliance_clients"] = sums["_alliance_clients"]
     shown = sums["sessions"] > 0
     out = pd.concat([group_frame, out], axis=1).loc[shown].reset_index(drop=True)
-    out = suppress(out, "_assessable_clients", min_group, columns=_CHANGE_FAMILY, flag=None)
-    out = suppress(out, "_alliance_clients", min_group, columns=_ALLIANCE_FAMILY, flag=None)
-    out = suppress(out, "clients", min_group, columns=INDICATOR_COLUMNS[1:])
+    extra = {"clients": None, "_assessable_clients": None, "_alliance_clients": None}
+    if complement and by:
+        part_cols = [*by[:-1], *(["period"] if period else [])]
+        parts = out.groupby(part_cols, sort=False).ngroup().to_numpy() if part_cols else None
+        parts = np.zeros(len(out), dtype=int) if parts is None else parts
+        raw = {col: out[col].to_numpy(dtype=float) for col in extra}
+        extra["clients"] = complementary(
+            raw["clients"], parts, raw["clients"] < min_group, min_group
+        )
+        for col in ("_assessable_clients", "_alliance_clients"):
+            extra[col] = complementary(
+                raw[col], parts, extra["clients"] | (raw[col] < min_group), min_group
+            )
+    out = suppress(
+        out,
+        "_assessable_clients",
+        min_group,
+        columns=_CHANGE_FAMILY,
+        flag=None,
+        rows=extra["_assessable_clients"],
+    )
+    out = suppress(
+        out,
+        "_alliance_clients",
+        min_group,
+        columns=_ALLIANCE_FAMILY,
+        flag=None,
+        rows=extra["_alliance_clients"],
+    )
+    out = suppress(out, "clients", min_group, columns=INDICATOR_COLUMNS[1:], rows=extra["clients"])
     return out.loc[:, [*group_frame.columns, *INDICATOR_COLUMNS]]

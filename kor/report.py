@@ -1017,8 +1017,14 @@ def compute_report(
     funnel_rows = funnel.funnel_frame(comparison, unit=unit, centre=float("nan"), sd=float("nan"))
     centre = sd = float("nan")
     if "comparison" in parts:
-        comparison = service_indicators(
-            in_period, by=(unit,), start=start, end=end, episodes=episodes, flags=found
+        comparison = service_indicators(  # shown beside the totals: complement
+            in_period,
+            by=(unit,),
+            start=start,
+            end=end,
+            episodes=episodes,
+            flags=found,
+            complement=True,
         )
         # episodes whose last session up to `end` lies in the window (attribution)
         ep = episodes.loc[episodes["episode"].isin(in_period["episode"].unique())]

@@ -11,11 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kor import frames, sample
 from kor.errors import KorStatisticalWarning, ValidationError
 from kor.frames import SESSION_COLUMNS
 from kor.indicators import (
     INDICATOR_COLUMNS,
     SUPPRESSION_MIN,
+    complementary,
     service_indicators,
     severity_adjustment,
     suppress,
@@ -342,3 +344,43 @@ def test_precomputed_change_and_flags_give_the_same_indicators():
     pd.testing.assert_frame_equal(own, reused)
     assert not own["clients"].dropna().between(1, 4).any()
     assert own["suppressed"].sum() < len(own)
+
+
+def test_complementary_suppression_worked_examples_by_hand():
+    """Hand-worked: parts are the wholes whose totals are shown beside their rows."""
+
+    def hide(counts, parts, small):
+        return complementary(np.array(counts), np.array(parts), np.array(small, bool)).tolist()
+
+    # lone hidden 3 -> the smallest shown (12) goes too: 3 + 12 >= 5, two hidden
+    assert hide([20, 3, 12, 30], [0] * 4, [0, 1, 0, 0]) == [False, True, True, False]
+    # two hidden, 3 + 4 = 7 >= 5: safe as it is
+    assert hide([3, 4, 40], [0] * 3, [1, 1, 0]) == [True, True, False]
+    # two hidden but 1 + 2 = 3 < 5: the smallest shown goes too
+    assert hide([1, 2, 40, 50], [0] * 4, [1, 1, 0, 0]) == [True, True, True, False]
+    # parts are independent: month 1 needs a complement, month 2 has nothing hidden
+    assert hide([2, 9, 8, 9, 8], [1, 1, 1, 2, 2], [1, 0, 0, 0, 0]) == [
+        True,
+        False,
+        True,
+        False,
+        False,
+    ]
+    # a lone row in its part cannot be complemented: it stays hidden alone
+    assert hide([2, 30], [1, 2], [1, 0]) == [True, False]
+    # hidden rows that count zero give nobody away: nothing more is hidden
+    assert hide([0, 30, 40], [0] * 3, [1, 0, 0]) == [True, False, False]
+
+
+def test_complement_hides_a_second_clinician_per_team_and_quarter_only_where_needed():
+    s = frames.session_table(sample.generate(300, seed=3))
+    plain = service_indicators(s, by=("team", "clinician"), period="Q")
+    comp = service_indicators(s, by=("team", "clinician"), period="Q", complement=True)
+    assert (comp["suppressed"] >= plain["suppressed"]).all()  # only ever more hidden
+    assert comp["suppressed"].sum() > plain["suppressed"].sum()  # and here some more
+    for _, part in comp.groupby(["team", "period"]):
+        hidden = part["suppressed"]
+        assert hidden.sum() != 1 or len(part) == 1, part  # never a lone hidden row
+    shown = ~comp["suppressed"]  # shown rows keep their counts
+    counts = ["clients", "episodes", "sessions"]
+    pd.testing.assert_frame_equal(comp.loc[shown, counts], plain.loc[shown, counts])

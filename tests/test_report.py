@@ -90,7 +90,7 @@ def test_report_numbers_equal_the_library_indicators_for_the_same_filter(session
         s.column for s in report.INDICATORS
     }
     unit = "clinician" if team else "team"
-    comparison = service_indicators(chosen, by=(unit,), start=start, end=end)
+    comparison = service_indicators(chosen, by=(unit,), start=start, end=end, complement=True)
     pd.testing.assert_frame_equal(r.comparison, comparison)
     trend_start = (pd.Period(end, freq="M") - 23).start_time
     trends = service_indicators(chosen, by=(), period="M", start=trend_start, end=end)
@@ -112,7 +112,8 @@ def test_the_previous_period_and_the_funnel_equal_the_library_on_the_whole_table
     start, end = report.period_window(period)
     unit = "clinician" if filters.get("team") else "team"
     pd.testing.assert_frame_equal(
-        r.comparison, service_indicators(chosen, by=(unit,), start=start, end=end)
+        r.comparison,
+        service_indicators(chosen, by=(unit,), start=start, end=end, complement=True),
     )
     again = report.compute_report(sessions, period=period, cache=cache, **filters)
     pd.testing.assert_frame_equal(again.headline, r.headline)  # the cache changes nothing
@@ -146,6 +147,22 @@ def test_the_small_team_is_in_the_data_with_three_clients(sessions, period):
     start, end = report.period_window(period)
     tiny = sessions.loc[(sessions["team"] == "TINY") & sessions["session_date"].between(start, end)]
     assert tiny["client"].nunique() == 3  # the test below is meaningful
+
+
+def test_no_hidden_team_can_be_worked_out_as_the_total_minus_the_shown_teams(sessions, period):
+    r = report.compute_report(sessions, period=period)
+    comp = r.comparison
+    hidden = comp.loc[comp["suppressed"], "team"].tolist()
+    assert "TINY" in hidden and len(hidden) >= 2  # a real team is hidden beside it
+    start, end = report.period_window(period)
+    window = sessions.loc[sessions["session_date"].between(start, end)]
+    true_hidden = window.loc[window["team"].isin(hidden), "client"].nunique()
+    total = int(r.totals["clients"].iloc[0])
+    shown = int(comp.loc[~comp["suppressed"], "clients"].sum())
+    assert total - shown == true_hidden >= report.SUPPRESSION_MIN  # the attacker's sum
+    # without the complement the subtraction gives the small team's 3 clients back
+    plain = service_indicators(sessions, by=("team",), start=start, end=end)
+    assert total - int(plain["clients"].sum()) == 3
 
 
 class _Tables(html.parser.HTMLParser):
@@ -242,7 +259,9 @@ def test_suppression_holds_in_the_pdf_text(built):
 
 def test_the_funnel_leaves_out_the_small_team_and_the_trend_charts_leave_out_blank_months(built):
     r = built["_report"]
-    assert "TINY" not in set(r.funnel["unit"]) and len(r.funnel) == 3
+    shown = set(r.comparison.loc[~r.comparison["suppressed"], "team"])
+    assert "TINY" not in set(r.funnel["unit"]) and set(r.funnel["unit"]) == shown
+    assert len(r.funnel) == 2  # the small team and its complement are left out
     for spec in report.INDICATORS:
         chart = r.charts[spec.column]
         if chart is not None:

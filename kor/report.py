@@ -649,8 +649,11 @@ class Report:
 
     def filter_text(self) -> str:
         """The filters in words, for the front page."""
+        shown = {"age_group": lambda v: t(f"age_group.{v}")}  # codes in words
         parts = [
-            f"{t('report.filter.' + k)}: {v}" for k, v in self.filters.items() if v and k != "team"
+            f"{t('report.filter.' + k)}: {shown.get(k, str)(v)}"
+            for k, v in self.filters.items()
+            if v and k != "team"
         ]
         return " · ".join(parts)
 
@@ -748,6 +751,8 @@ class Report:
             if key == "headline":
                 ws.append([neutralise(self.title())])
                 ws.append([neutralise(self.subtitle())])
+                if self.filter_text():
+                    ws.append([neutralise(self.filter_text())])
                 ws.append([])
             ws.append([neutralise(str(c)) for c in frame.columns])
             for cell in ws[ws.max_row]:
@@ -1111,7 +1116,16 @@ def _cmd_report(args: argparse.Namespace) -> int:
         def show(fraction: float, label: str) -> None:
             print(f"{fraction * 100:5.0f} %  {t(label)}", file=sys.stderr, flush=True)
 
-        report = build_report(store, actor, period=args.period, team=args.team, progress=show)
+        report = build_report(
+            store,
+            actor,
+            period=args.period,
+            team=args.team,
+            clinician=args.clinician,
+            age_group=args.age_group,
+            measure=args.measure,
+            progress=show,
+        )
         report.save(out, fmt, progress=show)
     finally:
         store.close()
@@ -1120,10 +1134,17 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def register_cli(sub: Any) -> None:
-    """``kor report --period 2026Q3 [--team VOP] --format pdf|xlsx|html [--out FILE]``."""
+    """``kor report --period 2026Q3 [--team VOP] [--clinician …] [--age-group adult]
+    [--measure ORS] --format pdf|xlsx|html [--out FILE]``: the dashboard's filters."""
     p = sub.add_parser("report", help=t("report.cli.help"), description=t("report.cli.help"))
     p.add_argument("--period", required=True, help=t("report.cli.period"))
     p.add_argument("--team", default=None, help=t("report.cli.team"))
+    p.add_argument("--clinician", default=None, help=t("report.cli.clinician"))
+    p.add_argument(
+        "--age-group", choices=measures.AGE_GROUPS, default=None, help=t("report.cli.age_group")
+    )
+    outcome = sorted(code for code, m in measures.MEASURES.items() if m.kind == "outcome")
+    p.add_argument("--measure", choices=outcome, default=None, help=t("report.cli.measure"))
     p.add_argument("--format", choices=FORMATS, default=None, help=t("report.cli.format"))
     p.add_argument("--out", default=None, help=t("report.cli.out"))
     p.add_argument("--database", default=None, help=t("cli.database"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipywidgets as w
+import openpyxl
 import pytest
 
 from kor.access import SYSTEM
@@ -147,6 +148,33 @@ def test_the_dashboard_report_equals_the_cli_report(store):
     a = build_report(store, actor, period=app.period.value, team="VOP")
     b = compute_report(app.sessions, period=app.period.value, team="VOP", cache=app.cache)
     assert a.headline.equals(b.headline) and a.comparison.equals(b.comparison)
+
+
+def test_the_report_button_reports_what_is_on_screen_and_equals_the_cli_with_those_filters(
+    store, tmp_path, monkeypatch
+):
+    from kor.cli import main
+
+    app = _app(store, "randi.saether")
+    app.team.value = "VOP"
+    app.age_group.value = "adult"
+    app.measure.value = "ORS"
+    app.tabs.selected_index = 3
+    app.report_format.value = "xlsx"
+    app.report_button.click()
+    assert app.status.children == () and app.last_file is not None
+    url = store.engine.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("KOR_USER", "randi.saether")
+    monkeypatch.setenv("KOR_ROLE", "quality_lead")
+    out = tmp_path / "cli.xlsx"
+    args = ["report", "--period", app.period.value, "--team", "VOP", "--age-group", "adult"]
+    assert main([*args, "--measure", "ORS", "--out", str(out), "--database", url]) == 0
+    button, cli = (openpyxl.load_workbook(f) for f in (app.last_file, out))
+    for sheet in button.sheetnames:
+        rows = [list(r) for r in button[sheet].iter_rows(values_only=True)]
+        assert rows == [list(r) for r in cli[sheet].iter_rows(values_only=True)], sheet
+    text = " ".join(str(v) for r in button.worksheets[0].iter_rows(values_only=True) for v in r)
+    assert "Aldersgruppe: Voksen (18+) · Måleinstrument: ORS" in text  # named on the front page
 
 
 def test_a_researcher_gets_a_friendly_message_not_a_traceback(store):

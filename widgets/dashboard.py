@@ -361,12 +361,12 @@ class QualityDashboard:
             self.progress.value = max(0.0, min(1.0, fraction))
             self.progress_label.value = html.escape(t(label))
 
-        r = report.compute_report(
+        r = report.compute_report(  # the report of what is on screen: every filter
             self.sessions,
             period=self.period.value,
             cache=self.cache,
             progress=step,
-            team=self.team.value or None,
+            **self.filters(),
         )
         name = f"kor-rapport-{r.period}{'-' + r.team if r.team else ''}.{fmt}"
         target = Path(tempfile.mkdtemp(prefix="kor-report-")) / name

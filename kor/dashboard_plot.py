@@ -382,8 +382,8 @@ def report_pdf(
         # 3. comparison: funnel and table
         step(0.88, "report.progress.render")
         fig = _page(t("report.section.comparison"))
-        _text_block(fig, 0.92, [t("report.funnel.intro")], fontsize=8, width=115)
-        ax = fig.add_axes([0.1, 0.58, 0.62, 0.28])
+        y = _text_block(fig, 0.92, [t("report.funnel.intro")], fontsize=8, width=115)
+        ax = fig.add_axes([0.1, y - 0.31, 0.62, 0.28])  # under the text, whatever its length
         funnel_plot(
             report.funnel,
             report.funnel_centre,
@@ -391,7 +391,7 @@ def report_pdf(
             unit_label=t(f"indicator.{report.unit}"),
             ax=ax,
         )
-        bottom = _table(fig, tables["funnel"], 0.05, 0.52, 0.9, fontsize=7, first=0.16)
+        bottom = _table(fig, tables["funnel"], 0.05, y - 0.37, 0.9, fontsize=7, first=0.16)
         _table(fig, tables["comparison"], 0.05, bottom - 0.04, 0.9, fontsize=6.5, first=0.16)
         pdf.savefig(fig)
         # 4. completeness

@@ -194,7 +194,8 @@ def caseload(
     if episodes is not None and len(episodes):
         require_columns(episodes, _EPISODE_COLUMNS, where="episodes")
         extra = episodes.loc[~episodes["episode"].isin(base.index)].set_index("episode", drop=False)
-        base = pd.concat([base, extra.loc[:, list(_EPISODE_COLUMNS)]]) if len(extra) else base
+        extra = extra.loc[:, list(_EPISODE_COLUMNS)].astype(base.dtypes.to_dict())  # one unit
+        base = pd.concat([base, extra]) if len(extra) else base
     if open_only:
         base = base.loc[base["episode_end"].isna()]
     out = base.loc[:, ["client", "episode", "team", "clinician", "age_group", "episode_start"]]

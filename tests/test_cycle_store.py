@@ -31,7 +31,9 @@ def rising_dataset(clients: int = 160, seed: int = 7):
     share = np.where(m["session_date"] < pd.Timestamp(CHANGE), 0.30, 0.02)
     alliance = m["measure"].isin(["SRS", "CSRS", "GSRS", "YCSRS"])
     drop = alliance & (m["team_id"] == vop) & (rng.random(len(m)) < share)
-    return replace(ds, measurements=ds.measurements.loc[~drop.to_numpy()].reset_index(drop=True))
+    return replace(
+        ds, measurements=ds.measurements.loc[~drop.to_numpy(dtype=bool)].reset_index(drop=True)
+    )
 
 
 @pytest.fixture

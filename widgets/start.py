@@ -18,7 +18,7 @@ from kor.i18n import get_language, t
 from kor.store import Store, open_store
 from widgets.common import acting_user, language_switch
 
-__all__ = ["APPS", "AppTile", "start_app"]
+__all__ = ["APPS", "AppTile", "start_app", "tiles_html"]
 
 
 @dataclass(frozen=True)

@@ -611,8 +611,10 @@ def service_indicators(
     extra = {"clients": None, "_assessable_clients": None, "_alliance_clients": None}
     if complement and by:
         part_cols = [*by[:-1], *(["period"] if period else [])]
-        parts = out.groupby(part_cols, sort=False).ngroup().to_numpy() if part_cols else None
-        parts = np.zeros(len(out), dtype=int) if parts is None else parts
+        if part_cols:
+            parts = out.groupby(part_cols, sort=False).ngroup().to_numpy()
+        else:
+            parts = np.zeros(len(out), dtype=int)
         raw = {col: out[col].to_numpy(dtype=float) for col in extra}
         extra["clients"] = complementary(
             raw["clients"], parts, raw["clients"] < min_group, min_group

@@ -28,6 +28,8 @@ def test_the_root_opens_the_start_page_whose_tiles_lead_to_the_apps(served, page
     page.wait_for_selector("text=Data overview", timeout=60_000)  # the language came along
     page.goto(served + "/voila/tree/forskning", timeout=60_000)  # a folder: the start page too
     page.wait_for_selector(".kor-start", timeout=60_000)
+    page.goto(served + "/?classic-tree=true", timeout=60_000)  # Voilà's other tree template
+    page.wait_for_selector(".kor-start", timeout=60_000)
 
 
 def test_overview_app_shows_the_sample_in_norwegian_and_switches_to_english(served, page):

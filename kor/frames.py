@@ -210,17 +210,17 @@ def session_table(data: Dataset | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     the alliance measure's items.
     """
     tables = data.tables() if isinstance(data, Dataset) else data
-    kinds = {code: m.kind for code, m in measures.MEASURES.items()}
     meas = tables["measurements"]
-    kind = meas["measure"].map(kinds)
-    items = meas.loc[:, ["item1", "item2", "item3", "item4"]]
-    outcome = meas.loc[kind == "outcome", ["session_id", "measure", "total"]].rename(
+    is_outcome = meas["measure"].isin(_codes("outcome")).to_numpy(dtype=bool)
+    is_alliance = meas["measure"].isin(_codes("alliance")).to_numpy(dtype=bool)
+    outcome = meas.loc[is_outcome, ["session_id", "measure", "total"]].rename(
         columns={"measure": "outcome_measure", "total": "outcome"}
     )
-    alliance = meas.loc[kind == "alliance", ["session_id", "measure", "total"]].rename(
+    alliance = meas.loc[is_alliance, ["session_id", "measure", "total"]].rename(
         columns={"measure": "alliance_measure", "total": "alliance"}
     )
-    alliance["alliance_min_item"] = items.loc[kind == "alliance"].min(axis=1).to_numpy()
+    items = meas.loc[is_alliance, list(ITEM_COLUMNS)]
+    alliance["alliance_min_item"] = items.min(axis=1).to_numpy()
     outcome = outcome.drop_duplicates("session_id", keep="last")
     alliance = alliance.drop_duplicates("session_id", keep="last")
 
@@ -232,20 +232,23 @@ def session_table(data: Dataset | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     s = tables["sessions"]
     if s.empty:
         return _empty_session_table()
+    # ``.array`` rather than ``.to_numpy()``: columns are lined up by position, and a
+    # string column stays in its own storage (Arrow-backed under pandas 3 with pyarrow;
+    # a round trip through Python objects costs a large service a second)
     out = pd.DataFrame(
         {
             "session_id": s["session_id"].to_numpy(),
             "episode": s["episode_id"].to_numpy(),
             "session_date": pd.to_datetime(s["session_date"]).to_numpy(),
             "session_no": s["number"].astype("int64").to_numpy(),
-            "format": s["format"].to_numpy(),
-            "clinician": s["clinician_id"].map(users).to_numpy(),
+            "format": s["format"].array,
+            "clinician": s["clinician_id"].map(users).array,
         }
     )
     client_id = out["episode"].map(ep["client_id"])
-    out["client"] = client_id.map(clients["code"]).to_numpy()
-    out["team"] = client_id.map(clients["team_id"]).map(teams).to_numpy()
-    out["age_group"] = client_id.map(clients["age_group"]).to_numpy()
+    out["client"] = client_id.map(clients["code"]).array
+    out["team"] = client_id.map(clients["team_id"]).map(teams).array
+    out["age_group"] = client_id.map(clients["age_group"]).array
     out["episode_start"] = pd.to_datetime(out["episode"].map(ep["start_date"]))
     out["episode_end"] = pd.to_datetime(out["episode"].map(ep["end_date"]))
     reason = out["episode"].map(ep["end_reason"])
@@ -260,6 +263,11 @@ def session_table(data: Dataset | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         out[col] = out[col].astype("object").where(out[col].notna(), None)
     out["session_no"] = out["session_no"].astype(np.int64)
     return out.loc[:, list(SESSION_COLUMNS)]
+
+
+def _codes(kind: str) -> list[str]:
+    """Codes of the declared measures of ``kind`` (``outcome`` or ``alliance``)."""
+    return [code for code, m in measures.MEASURES.items() if m.kind == kind]
 
 
 def _empty_session_table() -> pd.DataFrame:

@@ -279,10 +279,18 @@ def test_a_hub_user_gets_the_stored_role_never_the_environment_role(
         store.current_actor()
 
 
-def test_the_lean_session_table_read_equals_the_pure_join_of_the_loaded_data(store):
+@pytest.mark.parametrize("read", ["small", "large"])
+def test_the_lean_session_table_read_equals_the_pure_join_of_the_loaded_data(
+    store, read, monkeypatch
+):
     """``Store.session_table`` reads fewer measurement columns than ``dataset``; a whole
-    generated service read back through it equals the join of what was loaded."""
+    generated service read back through it equals the join of what was loaded, by
+    either bulk read path (``large``: SQLite's child process with Arrow columns)."""
     from kor.sample import generate
+    from kor.store import bulk
+
+    if read == "large":
+        monkeypatch.setattr(bulk, "CHILD_FROM_SESSIONS", 1)
 
     data = generate(60, seed=5)
     store.load_dataset(SYSTEM, data)

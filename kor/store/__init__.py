@@ -45,6 +45,7 @@ from kor.errors import (
 from kor.frames import FILE_COLUMNS, ITEM_COLUMNS, TABLE_COLUMNS, Dataset, session_table
 from kor.pseudonyms import check_client_code
 from kor.store import schema
+from kor.store.bulk import read_frames
 from kor.store.cycle import CycleStoreMixin
 from kor.store.grants import GrantStoreMixin
 from kor.store.surveys import SurveyStoreMixin
@@ -906,7 +907,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
         if not scope.everyone:  # own episodes, plus the clients of a lead's or granted team
             mine = [u.c.username == scope.clinician] if scope.clinician else []
             teams = [t.c.code == code for code in sorted(scope.teams)]  # no expanding IN:
-            ep_sel = ep_sel.where(sa.or_(*mine, *teams))  # _read_frame compiles it plainly
+            ep_sel = ep_sel.where(sa.or_(*mine, *teams))  # read_frames compiles it plainly
         if team:
             ep_sel = ep_sel.where(t.c.code == team)
         if clinician:
@@ -976,10 +977,13 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
                 *([m.c.session_id.in_(sa.select(s.c.id).where(*ses_where))] if ses_where else [])
             ),
         }
-        frames: dict[str, pd.DataFrame] = {}
         with self._read() as conn:
-            for name, query in queries.items():
-                frames[name] = _typed(_read_frame(conn, query), name)
+            count = conn.execute(sa.select(sa.func.count()).select_from(s).where(*ses_where))
+            sessions = count.scalar_one()
+        frames = {
+            name: _typed(frame, name)
+            for name, frame in read_frames(self.engine, queries, sessions=sessions).items()
+        }
         if scope.pseudonymised:
             frames["clients"] = _pseudonymised(frames["clients"])
         with self.engine.begin() as conn:
@@ -1146,31 +1150,6 @@ def _records(frame: pd.DataFrame, name: str) -> list[dict[str, Any]]:
     return records
 
 
-def _read_frame(conn: Connection, query: sa.Select) -> pd.DataFrame:
-    """Run ``query`` through the driver and build a frame from the raw rows.
-
-    Skipping SQLAlchemy's per-value type processing (dates become Python objects one by
-    one) and parsing the date columns vectorised afterwards reads a large service's
-    tables several times faster than ``pandas.read_sql``.
-    """
-    compiled = query.compile(dialect=conn.dialect)
-    params = {
-        k: v.isoformat() if isinstance(v, date) and conn.dialect.name == "sqlite" else v
-        for k, v in compiled.params.items()
-    }
-    if compiled.positiontup is not None:
-        args: Any = tuple(params[k] for k in compiled.positiontup)
-    else:
-        args = params
-    cursor = conn.connection.cursor()  # the driver's cursor: plain tuples, no Row objects
-    try:
-        cursor.execute(str(compiled), args)
-        columns = [d[0] for d in cursor.description]
-        return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
-    finally:
-        cursor.close()
-
-
 def _pseudonymised(clients: pd.DataFrame) -> pd.DataFrame:
     """Clients with each code replaced by its opaque pseudonym and no birth year (a quality
     lead without a client-level grant: aggregates work, no client is recognisable)."""
@@ -1183,8 +1162,16 @@ def _pseudonymised(clients: pd.DataFrame) -> pd.DataFrame:
 def _typed(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     """Give a frame read from SQL the dtypes of :class:`Dataset` tables."""
     for col in ("start_date", "end_date", "session_date", "entered_at"):
+        if col in frame.columns and frame[col].dtype.kind != "M":  # SQLite: ISO text
+            frame[col] = pd.to_datetime(frame[col], format="ISO8601")
         if col in frame.columns:
-            frame[col] = pd.to_datetime(frame[col], format="ISO8601").astype("datetime64[ns]")
+            frame[col] = frame[col].astype("datetime64[ns]")
+    for col in frame.columns:  # PostgreSQL's integer is 32 bits; ids are int64 everywhere
+        if frame[col].dtype.kind in "iu" and frame[col].dtype.itemsize < 8:
+            frame[col] = frame[col].astype("int64")
+    for col in (*ITEM_COLUMNS, "total"):  # an all-NULL column has no type of its own
+        if col in frame.columns:
+            frame[col] = frame[col].astype("float64")
     for col in ("team_id", "birth_year"):
         if col in frame.columns:
             frame[col] = frame[col].astype("Int64")

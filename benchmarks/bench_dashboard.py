@@ -4,10 +4,13 @@ Not a test (nothing here asserts timing); run it by hand::
 
     .venv/bin/python benchmarks/bench_dashboard.py --data sample      # bundled sample
     .venv/bin/python benchmarks/bench_dashboard.py --data 100000      # 100,000 clients
+    .venv/bin/python benchmarks/bench_dashboard.py --data 100000 \
+        --database postgresql://postgres@127.0.0.1:5432/kor_bench      # the same, PostgreSQL
 
 Data: the bundled sample (``data/sample``, 400 clients) or ``kor.sample.generate(N)``
 loaded into a SQLite file under /tmp (``/tmp/kor-bench-<N>.sqlite``, built once with
-``Store.load_dataset`` and reused; a file is used only when it holds N clients).
+``Store.load_dataset`` and reused; a file is used only when it holds N clients), or
+with ``--database`` into that (empty or already loaded) database, e.g. PostgreSQL.
 
 Timed, median of ``--repeats`` runs, as the quality lead (role quality_lead):
 
@@ -24,11 +27,12 @@ Timed, median of ``--repeats`` runs, as the quality lead (role quality_lead):
     to PDF, XLSX and HTML, as ``kor report`` does;
 (d) ``load_session_table``: ``Store.session_table`` for the whole service, and the
     reference ``reference_read_sql``: ``pandas.read_sql_query`` of the same six tables
-    and columns from the same SQLite file over a plain ``sqlite3`` connection, in this
-    process (the read alone, no join, no access check). ``ratios`` divides the load and
+    and columns from the same database (SQLite: over a plain ``sqlite3`` connection;
+    PostgreSQL: over the store's engine), in this process (the read alone, no join, no
+    access check). ``ratios`` divides the load and
     each report by it: how many plain reads of the data the work costs.
 
-Writes ``benchmarks/results/dashboard-<data>.json``. Goals (issue «quality lead
+Writes ``benchmarks/results/dashboard-<data>[-postgresql].json``. Goals (issue «quality lead
 dashboard»): filter change under 1 s, report under 10 s at 100,000 clients.
 """
 
@@ -46,6 +50,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -55,8 +60,18 @@ from kor.access import SYSTEM  # noqa: E402
 from kor.store import Store  # noqa: E402
 
 
-def open_store(data: str) -> Store:
+def open_store(data: str, database: str | None = None) -> Store:
     """The benchmark database (built and cached under /tmp when missing)."""
+    if database:
+        from kor.sample import generate
+
+        store = Store.open(database)
+        if store.is_empty():
+            print(f"loading {data} clients into {store.dialect} (about 80 s) ...", flush=True)
+            store.load_dataset(SYSTEM, generate(int(data)))
+        if store.counts(SYSTEM)["client"] != int(data):
+            raise SystemExit(f"{store.dialect} database does not hold {data} clients")
+        return store
     if data == "sample":
         from kor.frames import Dataset
 
@@ -99,9 +114,11 @@ REFERENCE_QUERIES = (
 
 
 def reference_read(store: Store) -> list[pd.DataFrame]:
-    """The plain pandas read of what ``session_table`` reads (SQLite only)."""
-    path = store.engine.url.database
-    with sqlite3.connect(path) as con:
+    """The plain pandas read of what ``session_table`` reads."""
+    if store.dialect != "sqlite":
+        with store.engine.connect() as conn:
+            return [pd.read_sql_query(sa.text(q), conn) for q in REFERENCE_QUERIES]
+    with sqlite3.connect(store.engine.url.database) as con:
         return [pd.read_sql_query(q, con) for q in REFERENCE_QUERIES]
 
 
@@ -118,15 +135,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="sample", help="'sample' or a number of clients")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--database", default=None, help="a database URL instead of /tmp SQLite")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = parser.parse_args(argv)
 
     from widgets.dashboard import dashboard_app
 
-    store = open_store(args.data)
+    store = open_store(args.data, args.database)
+    dialect = store.dialect
     actor = store.actor_for("randi.saether")
     counts = store.counts(SYSTEM)
-    results: dict[str, object] = {"data": args.data, "counts": counts}
+    results: dict[str, object] = {"data": args.data, "database": dialect, "counts": counts}
 
     start = time.perf_counter()
     app = dashboard_app(store, actor)._kor_app
@@ -190,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     results["when"] = datetime.now(UTC).isoformat(timespec="seconds")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    target = out / f"dashboard-{args.data}.json"
+    suffix = "" if dialect == "sqlite" else f"-{dialect}"
+    target = out / f"dashboard-{args.data}{suffix}.json"
     target.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"{'what':<22}{'median s':>10}")
     for key in (

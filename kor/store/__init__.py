@@ -1162,10 +1162,11 @@ def _pseudonymised(clients: pd.DataFrame) -> pd.DataFrame:
 def _typed(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     """Give a frame read from SQL the dtypes of :class:`Dataset` tables."""
     for col in ("start_date", "end_date", "session_date", "entered_at"):
-        if col in frame.columns and frame[col].dtype.kind != "M":  # SQLite: ISO text
+        if col not in frame.columns:
+            continue
+        if frame[col].dtype.kind != "M":  # SQLite: ISO text
             frame[col] = pd.to_datetime(frame[col], format="ISO8601")
-        if col in frame.columns:
-            frame[col] = frame[col].astype("datetime64[ns]")
+        frame[col] = frame[col].astype("datetime64[ns]")
     for col in frame.columns:  # PostgreSQL's integer is 32 bits; ids are int64 everywhere
         if frame[col].dtype.kind in "iu" and frame[col].dtype.itemsize < 8:
             frame[col] = frame[col].astype("int64")

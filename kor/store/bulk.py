@@ -107,7 +107,7 @@ def _read_sqlite_child(engine: Engine, queries: Mapping[str, sa.Select]) -> dict
         child.stderr.close()
         status = child.wait()
     if status != 0 or frames is None:
-        # the driver's message names the SQL and the file, never a value read
+        # the child's one line: the driver's message, never the query or a value
         reason = error.splitlines()[-1] if error else f"exit status {status}"
         raise StoreError("error.store.read_failed", reason=reason)
     return frames

@@ -36,14 +36,15 @@ ROWS = [
 
 
 def _engines(tmp_path):
-    urls = [f"sqlite:///{tmp_path / 'a folder?#' / 'kor.sqlite'}"]
+    """A SQLite file in a folder whose name needs quoting in a URI, then PostgreSQL."""
+    folder = tmp_path / "a folder?#"
+    folder.mkdir()
+    urls: list[str | sa.URL] = [sa.URL.create("sqlite", database=str(folder / "kor.sqlite"))]
     if os.environ.get("KOR_TEST_POSTGRES_URL"):
         urls.append(
             os.environ["KOR_TEST_POSTGRES_URL"].replace("postgresql://", "postgresql+psycopg://")
         )
     for url in urls:
-        if url.startswith("sqlite"):
-            (tmp_path / "a folder?#").mkdir()
         engine = sa.create_engine(url)
         metadata.drop_all(engine)
         metadata.create_all(engine)
@@ -71,6 +72,8 @@ def test_columns_are_typed_by_every_row_not_the_first_batch(tmp_path, sessions):
         )
         got = frames["all"]
         assert len(got) == 3500
+        if engine.dialect.name == "sqlite":
+            assert (tmp_path / "a folder?#" / "kor.sqlite").is_file()
         assert got["end_date"].iloc[:3000].isna().all()
         assert pd.to_datetime(got["end_date"].iloc[3000:]).tolist() == [
             pd.Timestamp(r["end_date"]) for r in ROWS[3000:]
@@ -111,3 +114,11 @@ def test_a_failed_sqlite_read_says_why_and_names_no_value(tmp_path):
     assert caught.value.key == "error.store.read_failed"
     assert "no such table: bulk_probe" in str(caught.value)
     assert secret not in str(caught.value)
+
+
+def test_a_missing_sqlite_file_is_an_error_and_is_not_created(tmp_path):
+    missing = tmp_path / "gone.sqlite"
+    engine = sa.create_engine(sa.URL.create("sqlite", database=str(missing)))
+    with pytest.raises(StoreError, match="failed to open"):
+        read_frames(engine, {"n": sa.select(probe.c.id)}, sessions=CHILD_FROM_SESSIONS)
+    assert not missing.exists()

@@ -27,7 +27,8 @@ _ONE_BATCH = {"adbc.sqlite.query.batch_rows": str(2**30)}
 def main() -> None:
     request = json.load(sys.stdin)
     out = pa.PythonFile(sys.stdout.buffer, mode="w")
-    uri = "file:" + quote(request["path"])  # a URI: "?" or "#" in a folder name
+    # a URI: "?" or "#" in a folder name are quoted; mode=rw never creates a missing file
+    uri = "file:" + quote(request["path"]) + "?mode=rw"
     # autocommit: the driver opens no transaction of its own; ours is stated here
     with dbapi.connect(uri, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute("BEGIN")  # one snapshot for every table

@@ -211,8 +211,8 @@ def session_table(data: Dataset | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """
     tables = data.tables() if isinstance(data, Dataset) else data
     meas = tables["measurements"]
-    is_outcome = meas["measure"].isin(_codes("outcome")).to_numpy(dtype=bool)
-    is_alliance = meas["measure"].isin(_codes("alliance")).to_numpy(dtype=bool)
+    is_outcome = meas["measure"].isin(measures.codes("outcome")).to_numpy(dtype=bool)
+    is_alliance = meas["measure"].isin(measures.codes("alliance")).to_numpy(dtype=bool)
     outcome = meas.loc[is_outcome, ["session_id", "measure", "total"]].rename(
         columns={"measure": "outcome_measure", "total": "outcome"}
     )
@@ -263,11 +263,6 @@ def session_table(data: Dataset | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         out[col] = out[col].astype("object").where(out[col].notna(), None)
     out["session_no"] = out["session_no"].astype(np.int64)
     return out.loc[:, list(SESSION_COLUMNS)]
-
-
-def _codes(kind: str) -> list[str]:
-    """Codes of the declared measures of ``kind`` (``outcome`` or ``alliance``)."""
-    return [code for code, m in measures.MEASURES.items() if m.kind == kind]
 
 
 def _empty_session_table() -> pd.DataFrame:

@@ -46,6 +46,7 @@ __all__ = [
     "YCORS",
     "YCSRS",
     "GSRS",
+    "codes",
     "register",
     "unregister",
     "get",
@@ -191,6 +192,11 @@ def get(code: str) -> Measure:
         return MEASURES[code]
     except KeyError:
         raise ValidationError("error.unknown_measure", field="measure", measure=code) from None
+
+
+def codes(kind: Kind) -> list[str]:
+    """Codes of the registered measures of ``kind``, in registration order."""
+    return [code for code, m in MEASURES.items() if m.kind == kind]
 
 
 def measure_for(kind: Kind, age_group: str, format: str = "individual") -> Measure:

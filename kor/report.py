@@ -1143,7 +1143,7 @@ def register_cli(sub: Any) -> None:
     p.add_argument(
         "--age-group", choices=measures.AGE_GROUPS, default=None, help=t("report.cli.age_group")
     )
-    outcome = sorted(code for code, m in measures.MEASURES.items() if m.kind == "outcome")
+    outcome = sorted(measures.codes("outcome"))
     p.add_argument("--measure", choices=outcome, default=None, help=t("report.cli.measure"))
     p.add_argument("--format", choices=FORMATS, default=None, help=t("report.cli.format"))
     p.add_argument("--out", default=None, help=t("report.cli.out"))

@@ -83,8 +83,10 @@ class ValidationError(KorError):
             where.append(t("error.where.row", language=language, row=self.row))
         if self.column is not None:
             where.append(t("error.where.column", language=language, column=self.column))
-        if self.field is not None:
-            where.append(t("error.where.field", language=language, field=self.field))
+        if self.field is not None:  # as the user sees it, where the catalog names it
+            label = f"field.{self.field}"
+            field = t(label, language=language) if label in catalog() else self.field
+            where.append(t("error.where.field", language=language, field=field))
         return f"{text} ({', '.join(where)})" if where else text
 
 

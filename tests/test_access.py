@@ -15,7 +15,7 @@ import pytest
 
 from kor import research
 from kor.access import ROLES, SYSTEM, Actor
-from kor.errors import AccessDenied, ImportFileError
+from kor.errors import AccessDenied, ImportFileError, ValidationError
 from kor.sample import generate
 from kor.store import Store, backup
 from tests.conftest import ORS_OK, SRS_OK
@@ -148,7 +148,6 @@ def test_team_lead_cannot_write_to_another_team(store, service):
     before = _all_rows(_url(store))
     for attempt in (
         lambda: store.add_client(lead, "B00002", team="BUP", age_group="adult"),
-        lambda: store.open_episode(lead, "B00001", start=START, clinician="kari.lund"),
         lambda: store.record_session(
             lead, bup["episode"], session_date=START, measurements={"ORS": ORS_OK}
         ),
@@ -160,6 +159,11 @@ def test_team_lead_cannot_write_to_another_team(store, service):
     ):
         with pytest.raises(AccessDenied):
             attempt()
+    # another team's client is «not found», as a code that does not exist (nothing shows)
+    for code in ("B00001", "B99999"):
+        with pytest.raises(ValidationError) as missing:
+            store.open_episode(lead, code, start=START, clinician="kari.lund")
+        assert missing.value.key == "error.not_found"
     with pytest.raises(ImportFileError) as err:
         store.import_sessions(lead, _import_frame("BUP", "kari.lund"), source="f.csv")
     assert [p.key for p in err.value.problems] == ["error.access_denied"]

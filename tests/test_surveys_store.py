@@ -21,6 +21,13 @@ def survey(store) -> int:
     )
 
 
+def _registered(store, username: str, role: str, team: str | None = None) -> Actor:
+    """A stored user (every store method re-reads the actor from ``app_user``)."""
+    if team and store.counts(SYSTEM)["team"] == 0:
+        store.add_team(SYSTEM, team, team)
+    return store.ensure_user(SYSTEM, Actor(username, role, team))
+
+
 def _full_user_answers() -> dict[str, object]:
     out: dict[str, object] = {}
     for q in FORM.for_respondent("user"):
@@ -122,24 +129,28 @@ def test_free_text_is_unapproved_until_coded_and_exports_see_only_approved(store
     approved = store.survey_comments(SYSTEM, ids.values(), approved_only=True)
     assert approved["comment_id"].tolist() == [first["comment_id"]]
     assert approved["themes"].item() == ["annet", "tilgang"]
-    researcher = Actor("forsker", "researcher")
+    researcher = _registered(store, "forsker", "researcher")
     assert len(store.survey_comments(researcher, ids.values())) == 1
+    interviewer = _registered(store, "ingrid.berg", "clinician", "VOP")
+    assert len(store.survey_comments(interviewer, ids.values())) == 1  # approved text only
     free_text = set(comments["text"])
     assert not free_text & set(store.survey_answers(SYSTEM, ids.values())["value_text"].dropna())
 
 
 def test_roles_researchers_do_not_interview_and_clinicians_do_not_create_surveys(store, survey):
+    researcher = _registered(store, "forsker", "researcher")
+    clinician = _registered(store, "ingrid.berg", "clinician", "VOP")
     with pytest.raises(AccessDenied):
-        store.start_response(Actor("forsker", "researcher"), survey, "user")
+        store.start_response(researcher, survey, "user")
     with pytest.raises(AccessDenied):
         store.create_survey(
-            Actor("ingrid.berg", "clinician", "VOP"),
+            clinician,
             service="VOP",
             round="baseline",
             title="x",
             questionnaire_id=1,
         )
-    rid = store.start_response(Actor("ingrid.berg", "clinician", "VOP"), survey, "user")
+    rid = store.start_response(clinician, survey, "user")
     assert store.response(SYSTEM, rid)["interviewer"] == "ingrid.berg"
 
 

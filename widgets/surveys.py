@@ -691,9 +691,13 @@ class SurveysApp:
             self.say("surveys.comments.saved")
 
         save.on_click(do_save)
+        flagged = int(c.national_ids) > 0  # the store refuses to approve it, so say why here
+        approved.disabled = quote.disabled = flagged
+        warning = [message(t("surveys.comments.national_id"), "error")] if flagged else []
         box = w.VBox(
             [
                 w.HTML(f"<div>«{_e(c.text)}»</div>"),
+                *warning,
                 w.HBox(list(boxes.values()), layout=w.Layout(flex_flow="row wrap")),
                 w.HBox([approved, quote, save], layout=w.Layout(align_items="center")),
             ]

@@ -14,6 +14,7 @@ and its audit row exist together or not at all.
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import threading
 from collections.abc import Iterable, Mapping
@@ -43,8 +44,9 @@ from kor.errors import (
     ValidationError,
 )
 from kor.frames import FILE_COLUMNS, ITEM_COLUMNS, TABLE_COLUMNS, Dataset, session_table
-from kor.pseudonyms import check_client_code
+from kor.pseudonyms import check_client_code, is_client_code
 from kor.store import schema
+from kor.store.acting import verify_actors
 from kor.store.bulk import read_frames
 from kor.store.cycle import CycleStoreMixin
 from kor.store.grants import GrantStoreMixin
@@ -95,6 +97,16 @@ def _as_date(value: Any, field: str = "session_date") -> date:
     return stamp.date()
 
 
+def _filter_text(value: Any, field: str) -> str | None:
+    """A team, clinician or client filter: None or plain text (refused clearly otherwise,
+    before a driver could refuse it with the SQL and the value in its message)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or "\x00" in value:
+        raise ValidationError("error.bad_filter", field=field)
+    return value
+
+
 def _sqlite_setup(engine: Engine) -> None:
     """WAL, busy timeout, foreign keys; writers BEGIN IMMEDIATE, readers plain BEGIN."""
 
@@ -116,8 +128,13 @@ def _sqlite_setup(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+@verify_actors
 class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
-    """A connection to the workbench database. Open with :meth:`open`."""
+    """A connection to the workbench database. Open with :meth:`open`.
+
+    Every public method taking ``actor`` goes through :mod:`kor.store.acting`: it gets
+    the actor as stored in ``app_user`` and raises only catalog errors.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -227,7 +244,6 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
     # --------------------------------------------------------- reference data
     def add_team(self, actor: Actor, code: str, name: str) -> int:
         """Create a team (admin)."""
-        actor = self._verified(actor)
         require_role(actor, "admin")
         with self.engine.begin() as conn:
             team_id = conn.execute(
@@ -246,7 +262,6 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
         team: str | None = None,
     ) -> int:
         """Create a user with a role (admin). ``team`` is a team code."""
-        actor = self._verified(actor)
         require_role(actor, "admin")
         Actor(username=username, role=role)  # validates role
         with self.engine.begin() as conn:
@@ -297,6 +312,8 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
         not protect against)."""
         if actor is SYSTEM:
             return actor
+        if not isinstance(actor, Actor) or "\x00" in actor.username:
+            raise AccessDenied("error.unknown_user", username="")
         return self.actor_for(actor.username)
 
     def actor_for(self, username: str) -> Actor:
@@ -338,10 +355,15 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
         birth_year: int | None = None,
         on: date | None = None,
     ) -> int:
-        """Register a client by pseudonymous code; age group from birth year if not given."""
-        actor = self._verified(actor)
+        """Register a client by pseudonymous code; age group from birth year if not given.
+
+        Clinicians and team leads register clients in their own team only. A code already
+        stored in a team the actor works in is «already exists» (so the app can offer a
+        new episode); one stored elsewhere is refused as «cannot be used», which does not
+        say where it is.
+        """
         require_role(actor, *_WRITE_ROLES)
-        if actor.role == "team_lead" and team != actor.team:
+        if actor.role != "admin" and team != actor.team:
             raise AccessDenied()
         check_client_code(code)
         if age_group is None:
@@ -352,41 +374,64 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
             raise ValidationError("error.unknown_age_group", field="age_group", age_group=age_group)
         with self.engine.begin() as conn:
             team_id = self._team_id(conn, team)
-            try:
-                client_id = conn.execute(
-                    schema.client.insert()
-                    .values(code=code, team_id=team_id, age_group=age_group, birth_year=birth_year)
-                    .returning(schema.client.c.id)
-                ).scalar_one()
-            except sa.exc.IntegrityError:
-                raise ValidationError("error.client_exists", field="code") from None
+            existing = conn.execute(
+                sa.select(schema.client.c.team_id).where(schema.client.c.code == code)
+            ).first()
+            if existing is not None:
+                same_team = actor.role == "admin" or existing.team_id == team_id
+                raise ValidationError(
+                    "error.client_exists" if same_team else "error.client_code_taken", field="code"
+                )
+            client_id = conn.execute(
+                schema.client.insert()
+                .values(code=code, team_id=team_id, age_group=age_group, birth_year=birth_year)
+                .returning(schema.client.c.id)
+            ).scalar_one()
             self._audit(conn, actor, "create", "client", client_id)
         return client_id
 
     def open_episode(
         self, actor: Actor, client_code: str, *, start: date, clinician: str | None = None
     ) -> int:
-        """Start an episode of care for a client, held by ``clinician`` (default: the actor)."""
-        actor = self._verified(actor)
+        """Start an episode of care for a client, held by ``clinician`` (default: the actor).
+
+        A clinician opens episodes on the clients of their own team and on clients whose
+        episode they have held; a team lead on their team's clients. Any other client is
+        «not found», exactly as a code that does not exist, so nothing about it shows.
+        """
         require_role(actor, *_WRITE_ROLES)
         clinician = clinician or actor.username
         if actor.role == "clinician" and clinician != actor.username:
             raise AccessDenied()
+        c, e, u = schema.client, schema.episode, schema.app_user
         with self.engine.begin() as conn:
             row = conn.execute(
-                sa.select(schema.client.c.id, schema.team.c.code)
-                .select_from(schema.client.join(schema.team))
-                .where(schema.client.c.code == client_code)
+                sa.select(c.c.id, schema.team.c.code)
+                .select_from(c.join(schema.team))
+                .where(c.c.code == client_code)
             ).first()
-            if row is None:
+            held_before = (
+                row is not None
+                and conn.execute(
+                    sa.select(e.c.id)
+                    .select_from(e.join(u, e.c.clinician_id == u.c.id))
+                    .where(e.c.client_id == row.id, u.c.username == actor.username)
+                    .limit(1)
+                ).first()
+                is not None
+            )
+            in_scope = row is not None and (
+                actor.role == "admin"
+                or row.code == actor.team
+                or (actor.role == "clinician" and held_before)
+            )
+            if not in_scope:
                 raise ValidationError("error.not_found", field="client", what="client")
-            if actor.role == "team_lead" and row.code != actor.team:
-                raise AccessDenied()
             clinician_id = self._user_id(conn, clinician)
             episode_id = conn.execute(
-                schema.episode.insert()
+                e.insert()
                 .values(client_id=row.id, clinician_id=clinician_id, start_date=start, version=1)
-                .returning(schema.episode.c.id)
+                .returning(e.c.id)
             ).scalar_one()
             self._audit(conn, actor, "create", "episode", episode_id)
         return episode_id
@@ -395,7 +440,6 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
         self, actor: Actor, episode_id: int, *, end: date, reason: str, version: int | None = None
     ) -> None:
         """End an episode with a reason (completed, dropout, referred, moved, other)."""
-        actor = self._verified(actor)
         if reason not in ("completed", "dropout", "referred", "moved", "other"):
             raise ValidationError("error.bad_choice", field="end_reason", choices=reason)
         with self.engine.begin() as conn:
@@ -455,7 +499,6 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
         declaration (range, one decimal, all items) and against the client's age
         group and the session format; nothing is written if any check fails.
         """
-        actor = self._verified(actor)
         if format not in measures.FORMATS:
             raise ValidationError("error.bad_choice", field="format", choices="individual, group")
         session_date = _as_date(session_date)
@@ -501,7 +544,6 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
         self, actor: Actor, session_id: int, measure: str, values: Mapping[str, object]
     ) -> int:
         """Add one measure to a recorded session (e.g. the SRS at the end of the session)."""
-        actor = self._verified(actor)
         with self.engine.begin() as conn:
             srow = conn.execute(
                 sa.select(schema.session).where(schema.session.c.id == session_id)
@@ -531,7 +573,6 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
         version: the version the user saw; if someone else corrected it since,
         :class:`ConflictError` is raised and nothing changes. Returns the new version.
         """
-        actor = self._verified(actor)
         with self.engine.begin() as conn:
             row = conn.execute(
                 sa.select(schema.measurement, schema.session.c.episode_id, schema.session.c.format)
@@ -622,8 +663,11 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
 
         Ids are kept as given. One audit row per table records the load.
         """
-        actor = self._verified(actor)
         require_role(actor, "admin")
+        bad = ~data.clients["code"].map(is_client_code).astype(bool)
+        if bad.any():  # the one client-code rule (kor.pseudonyms) holds for bulk loads too
+            raise ValidationError("error.client_code", row=int(bad.to_numpy().argmax()) + 1,
+                                  column="clients.code")  # fmt: skip
         tables = {
             "teams": schema.team,
             "users": schema.app_user,
@@ -655,7 +699,6 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
         contradicts stored data (other values, another team) is a problem; if any row
         has a problem, :class:`ImportFileError` lists them all and nothing is written.
         """
-        actor = self._verified(actor)
         require_role(actor, "admin", "team_lead")
         problems: list[ValidationError] = []
         added = {"clients": 0, "episodes": 0, "sessions": 0, "measurements": 0}
@@ -738,6 +781,11 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
                     )
                     continue
                 cl = clients.get(rec.client_code)
+                if cl is None and not is_client_code(rec.client_code):  # a frame not from kor.io
+                    problems.append(
+                        ValidationError("error.client_code", row=row_no, column="client_code")
+                    )
+                    continue
                 if cl is None:
                     cid = next_id["client"]
                     next_id["client"] += 1
@@ -891,7 +939,17 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
         open_only: bool = False,
     ) -> dict[str, pd.DataFrame]:
         """The frames behind :meth:`dataset` and :meth:`session_table` (read and audited)."""
-        actor = self._verified(actor)
+        team, clinician, client = (
+            _filter_text(team, "team"),
+            _filter_text(clinician, "clinician"),
+            _filter_text(client, "client"),
+        )
+        if episode is not None:
+            if isinstance(episode, bool) or not isinstance(episode, numbers.Integral):
+                raise ValidationError("error.bad_filter", field="episode")
+            episode = int(episode)
+        start = None if start is None else _as_date(start, "start")
+        end = None if end is None else _as_date(end, "end")
         scope = client_scope(actor, self._active_grants(actor))
         c, e, s, m, u, t = (
             schema.client,
@@ -1046,7 +1104,6 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
 
     def audit_log(self, actor: Actor, *, limit: int = 1000) -> pd.DataFrame:
         """The newest audit rows (admin only). There is no way to edit them through the library."""
-        actor = self._verified(actor)
         require_role(actor, "admin")
         with self._read() as conn:
             return pd.read_sql(
@@ -1064,7 +1121,6 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
         n_episodes: int,
     ) -> int:
         """Persist a fitted model (e.g. the expected-response model) with its date and size."""
-        actor = self._verified(actor)
         require_role(actor, "admin", "quality_lead")
         with self.engine.begin() as conn:
             model_id = conn.execute(

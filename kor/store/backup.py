@@ -49,9 +49,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from kor import config
-from kor.access import Actor, require_role
-from kor.errors import StoreError
+from kor.access import SYSTEM, Actor, require_role
+from kor.errors import AccessDenied, StoreError
 from kor.i18n import t
+from kor.pseudonyms import check_client_code
 
 __all__ = ["FORMAT", "BackupSummary", "backup", "restore", "read_manifest", "register_cli"]
 
@@ -204,6 +205,7 @@ def backup(store, actor: Actor, target: str | Path) -> BackupSummary:  # noqa: A
     writing meanwhile. The archive is written beside ``target`` and renamed into place,
     readable by its owner only. Returns the revision and rows per table archived.
     """
+    actor = store._verified(actor)  # the stored role, as every store method (kor.store.acting)
     require_role(actor, "admin")
     target = Path(target)
     _record(store, actor, "backup", file=target.name)
@@ -277,6 +279,31 @@ def _verify_archive(archive: zipfile.ZipFile, manifest: dict[str, Any]) -> None:
             raise StoreError("backup.damaged", table=entry["name"])
 
 
+def _archive_rows(archive: zipfile.ZipFile, entry: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The rows of one archived table as column -> JSON value."""
+    with archive.open(f"tables/{entry['name']}.jsonl") as member:
+        for line in member:
+            yield dict(zip(entry["columns"], json.loads(line), strict=True))
+
+
+def _restoring_actor(archive: zipfile.ZipFile, manifest: dict[str, Any], actor: Actor) -> Actor:
+    """``actor`` as stored in the archive's ``app_user`` table, where it must be an active admin.
+
+    The target database is empty, so the archive holds the only stored users there are: a
+    restore is done by an admin of the data being restored (or the maintenance actor).
+    """
+    if actor is SYSTEM:
+        return actor
+    users = next((e for e in manifest["tables"] if e["name"] == "app_user"), None)
+    rows = _archive_rows(archive, users) if users else iter(())
+    for row in rows:
+        if isinstance(actor, Actor) and row.get("username") == actor.username and row.get("active"):
+            stored = Actor(username=actor.username, role=row["role"])
+            require_role(stored, "admin")
+            return stored
+    raise AccessDenied("error.unknown_user", username="")
+
+
 def _refuse_non_empty(url: str) -> None:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -313,7 +340,8 @@ def _sync_sequences(conn: sa.Connection, tables: list[sa.Table]) -> None:
 def restore(url: str | None, actor: Actor, source: str | Path) -> BackupSummary:
     """Restore a backup archive into the EMPTY database at ``url`` (admin only).
 
-    The archive is checked first (format, revision, checksums); the database must hold no
+    The archive is checked first (format, revision, checksums, and that ``actor`` is an
+    active admin in its ``app_user`` table); the database must hold no
     row in any table. It is migrated to the workbench's revision, which must equal the
     archive's; then every table is loaded in one transaction, re-read and compared with
     the manifest's checksums before commit. Raises :class:`~kor.errors.StoreError` with
@@ -321,9 +349,12 @@ def restore(url: str | None, actor: Actor, source: str | Path) -> BackupSummary:
     """
     from kor.store import Store
 
-    require_role(actor, "admin")
+    require_role(actor, "admin")  # the claimed role first; the stored one in the archive
     source = Path(source)
     manifest = read_manifest(source)
+    with zipfile.ZipFile(source) as archive:
+        _verify_archive(archive, manifest)
+        actor = _restoring_actor(archive, manifest, actor)
     url = url or config.database_url()
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -337,7 +368,6 @@ def restore(url: str | None, actor: Actor, source: str | Path) -> BackupSummary:
                 "backup.revision_mismatch", archive=manifest["revision"], database=revision
             )
         with zipfile.ZipFile(source) as archive, store.engine.begin() as conn:
-            _verify_archive(archive, manifest)
             tables = {tb.name: tb for tb in _tables(conn)}
             wanted = {e["name"]: e for e in manifest["tables"]}
             if set(wanted) != set(tables):
@@ -348,20 +378,15 @@ def restore(url: str | None, actor: Actor, source: str | Path) -> BackupSummary:
                 entry = wanted[name]
                 if set(entry["columns"]) != set(table.columns.keys()):
                     raise StoreError("backup.schema_mismatch")
-                decoders = [_decoder(table.columns[c]) for c in entry["columns"]]
+                decoders = {c: _decoder(table.columns[c]) for c in entry["columns"]}
                 batch: list[dict[str, Any]] = []
-                with archive.open(f"tables/{name}.jsonl") as member:
-                    for line in member:
-                        values = json.loads(line)
-                        batch.append(
-                            {
-                                c: f(v)
-                                for c, f, v in zip(entry["columns"], decoders, values, strict=True)
-                            }
-                        )
-                        if len(batch) >= _CHUNK:
-                            conn.execute(table.insert(), batch)
-                            batch = []
+                for line_no, row in enumerate(_archive_rows(archive, entry), start=1):
+                    if name == "client":  # the one client-code rule holds for restored codes too
+                        check_client_code(row["code"], row=line_no, column="client.code")
+                    batch.append({c: decoders[c](v) for c, v in row.items()})
+                    if len(batch) >= _CHUNK:
+                        conn.execute(table.insert(), batch)
+                        batch = []
                 if batch:
                     conn.execute(table.insert(), batch)
             _sync_sequences(conn, list(tables.values()))
@@ -390,8 +415,8 @@ def _cmd_backup(args: argparse.Namespace) -> int:
 
 
 def _cmd_restore(args: argparse.Namespace) -> int:
-    # The target is empty, so no user can be looked up there: the local (OS-level)
-    # operator acts, and must be configured as admin (KOR_ROLE, default admin).
+    # The target is empty, so the local (OS-level) operator acts: KOR_USER must name an
+    # active admin of the archive being restored (restore checks it there).
     summary = restore(args.database, config.local_actor(), args.file)
     print(t("backup.cli.restored", rows=summary.total, tables=len(summary.rows)))
     return 0

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from kor import cycle
 from kor.access import Actor, require_role
 from kor.errors import AccessDenied, ConflictError, ValidationError
+from kor.pseudonyms import national_ids_in
 from kor.store import schema_cycle as sc
 from kor.store.schema import team as team_table
 
@@ -47,10 +48,22 @@ def _date(value: Any) -> date | None:
 
 
 def _text(value: Any, field: str) -> str:
+    """Required free text of a project (note, decision, change, summary, checklist item).
+
+    A project's texts are read by the whole group, so a national identity number is
+    refused on the way in rather than stored (:func:`kor.pseudonyms.national_ids_in`).
+    """
     text = str(value or "").strip()
     if not text:
         raise ValidationError("error.required", field=field)
+    if national_ids_in(text):
+        raise ValidationError("error.national_id_in_text", field=field)
     return text
+
+
+def _optional_text(value: Any, field: str) -> str | None:
+    """Free text that may be left out (theme, question, source): None, or as :func:`_text`."""
+    return None if value is None or not str(value).strip() else _text(value, field)
 
 
 class CycleStoreMixin:
@@ -142,9 +155,9 @@ class CycleStoreMixin:
                 sc.cycle_project.insert()
                 .values(
                     title=title,
-                    theme=theme,
-                    question=question,
-                    source=source,
+                    theme=_optional_text(theme, "theme"),
+                    question=_optional_text(question, "question"),
+                    source=_optional_text(source, "source"),
                     status="active",
                     phase=cycle.PHASE_CODES[0],
                     evaluations_per_year=None,
@@ -195,9 +208,9 @@ class CycleStoreMixin:
         if title is not None:
             values["title"] = _text(title, "title")
         if theme is not None:
-            values["theme"] = theme
+            values["theme"] = _optional_text(theme, "theme")
         if question is not None:
-            values["question"] = question
+            values["question"] = _optional_text(question, "question")
         if status is not None:
             if status not in ("active", "closed"):
                 raise ValidationError("error.bad_choice", field="status", choices="active, closed")
@@ -690,6 +703,11 @@ class CycleStoreMixin:
             done = {"done_at": _now(), "done_by": actor.username, "verdict": verdict,
                     "summary": summary}  # fmt: skip
             if open_id is None:
+                taken = conn.execute(
+                    sa.select(e.c.id).where(e.c.project_id == project_id, e.c.due == on)
+                ).scalar()
+                if taken is not None:  # one evaluation a day: the schedule's key
+                    raise ValidationError("cycle.evaluation.same_day", field="on")
                 open_id = conn.execute(
                     e.insert().values(project_id=project_id, due=on, **done).returning(e.c.id)
                 ).scalar_one()

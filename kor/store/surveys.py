@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from kor.access import Actor, require_role
 from kor.errors import ConflictError, StoreError, ValidationError
+from kor.pseudonyms import national_ids_in
 from kor.store import schema_surveys as bs
 from surveys.forms import RESPONDENTS, Questionnaire
 from surveys.responses import ImportedResponses, check_answer, check_complete
@@ -575,11 +576,14 @@ class SurveyStoreMixin:
         """Free-text comments of complete interviews.
 
         Columns: comment_id, response_id, survey_id, round, respondent, question, text,
-        approved, quote, themes (list of codes), version. Researchers, and every export
-        (``approved_only=True``), see approved comments only.
+        approved, quote, themes (list of codes), version, national_ids (how many
+        valid-looking national identity numbers the text holds: such a comment cannot be
+        approved). Only those who code comments (:data:`MANAGE_ROLES`) see unapproved
+        ones; every other role, and every export (``approved_only=True``), sees approved
+        comments only.
         """
         ids = [int(i) for i in survey_ids]
-        if actor.role == "researcher":
+        if actor.role not in MANAGE_ROLES:  # interviewers and researchers: approved text only
             approved_only = True
         r, a, s, c = bs.bsb_response, bs.bsb_answer, bs.bsb_survey, bs.bsb_comment
         stmt = (
@@ -622,6 +626,7 @@ class SurveyStoreMixin:
         frame["themes"] = [json.loads(x) for x in frame["themes"]]
         frame["approved"] = frame["approved"].astype(bool)
         frame["quote"] = frame["quote"].astype(bool)
+        frame["national_ids"] = frame["text"].map(national_ids_in).astype("int64")
         return frame
 
     def code_comment(
@@ -651,11 +656,13 @@ class SurveyStoreMixin:
                 raise ValidationError(
                     "surveys.comment.unknown_theme", field="themes", theme=unknown[0]
                 )
-            row = conn.execute(sa.select(c.c.version).where(c.c.id == comment_id)).first()
+            row = conn.execute(sa.select(c.c.version, c.c.text).where(c.c.id == comment_id)).first()
             if row is None:
                 raise ValidationError("error.not_found", field="comment", what=comment_id)
             if version is not None and row.version != version:
                 raise ConflictError("error.conflict")
+            if approved and national_ids_in(row.text):  # flagged on the way in: never leaves
+                raise ValidationError("surveys.comment.national_id", field="approved")
             conn.execute(
                 c.update()
                 .where(c.c.id == comment_id)

@@ -150,6 +150,8 @@ def test_sample_analysis_comments_and_report(tmp_path):
 
 def test_an_interviewer_sees_only_the_interview_view(tmp_path):
     store = Store.open(f"sqlite:///{tmp_path / 'kor.sqlite'}")
+    store.add_team(SYSTEM, "VOP", "Voksne psykisk helse")
+    store.add_user(SYSTEM, "mona.haugen", "clinician", team="VOP")  # the store checks who acts
     root = surveys_app(store, Actor("mona.haugen", "clinician", "VOP"))
     assert not _find(root, "bsb-new-survey") and "Ingen undersøkelser" in _texts(root)
     store.close()

@@ -23,6 +23,7 @@ import codecs
 import contextlib
 import csv
 import io
+import math
 import os
 import re
 import tempfile
@@ -41,6 +42,7 @@ from kor import measures
 from kor.errors import ImportFileError, MissingColumnsError, ValidationError
 from kor.frames import FILE_COLUMNS, ITEM_COLUMNS
 from kor.i18n import t
+from kor.pseudonyms import is_client_code
 
 __all__ = [
     "COLUMNS",
@@ -52,6 +54,7 @@ __all__ = [
     "TOTAL_TOLERANCE",
     "canonical_column",
     "read_sessions",
+    "read_cells",
     "write_sessions",
 ]
 
@@ -100,9 +103,16 @@ _FLOAT_COLUMNS = (*ITEM_COLUMNS, "total")
 _INT_COLUMNS = ("birth_year", "session_no")
 _FORMULA_START = ("=", "+", "-", "@")
 _NEUTRALISE_START = ("=", "+", "-", "@", "\t", "\r")
-_CLIENT_CODE = r"[A-Za-z0-9_-]{3,20}"
-_NATIONAL_ID = r"\d{11}"  # fødselsnummer / D-nummer: eleven digits
 _EARLIEST_YEAR = 1900
+#: A number as a file may write it: ASCII digits, optionally one decimal point or comma
+#: with digits on both sides, optionally a sign first (so that "-1" and "\u22121" are
+#: "out of range" rather than "not a number"). No exponent, "_", space, other scripts'
+#: digits, "inf" or "nan". Cells are stripped of surrounding space before matching.
+_NUMBER = r"[+\-\u2212]?[0-9]+(?:[.,][0-9]+)?"
+_DIGITS = r"[0-9]+"
+_MAX_SESSION_NO = 2**31 - 1  # the database's integer column; larger would wrap round
+_NORWEGIAN_DATE = r"\A(?P<day>[0-9]{1,2})\.(?P<month>[0-9]{1,2})\.(?P<year>[0-9]{4})\Z"
+_ISO_DATE = r"\A(?P<year>[0-9]{4})-(?P<month>[0-9]{1,2})-(?P<day>[0-9]{1,2})\Z"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _XLSX_MAGIC = b"PK\x03\x04"
 _XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -183,37 +193,100 @@ def _bad_file(reason: str, **where: object) -> _Refused:
 
 
 def _decode(data: bytes) -> str:
-    """Text of a CSV file: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252."""
-    try:
-        if data.startswith(codecs.BOM_UTF8):
-            return data[len(codecs.BOM_UTF8) :].decode("utf-8")
-        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    """Text of a CSV file: UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252.
+
+    A file that is UTF-8 but for a few bytes (a cell pasted from an old program) is
+    refused with the row of the first bad byte: read as Windows-1252 instead, its
+    headers would be mangled ("FÃ¸dselsÃ¥r") and the user told of missing columns.
+    Windows-1252 is taken only when the file does not look like UTF-8 (see
+    :func:`_looks_like_utf8`), as old Excel writes it.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
             return data.decode("utf-16")
-    except UnicodeDecodeError:
-        raise _Refused(ValidationError("error.bad_encoding")) from None
+        except UnicodeDecodeError:
+            raise _Refused(ValidationError("error.bad_encoding")) from None
+    bom = data.startswith(codecs.BOM_UTF8)
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+        text = data.decode("utf-8")  # the BOM decodes to U+FEFF: offsets stay the file's
+    except UnicodeDecodeError as error:
+        if bom or _looks_like_utf8(data):
+            raise _Refused(_not_utf8(data, error.start)) from None
+    else:
+        return text[1:] if bom else text
     try:
         return data.decode("cp1252")
     except UnicodeDecodeError:
         raise _Refused(ValidationError("error.bad_encoding")) from None
 
 
+def _looks_like_utf8(data: bytes) -> bool:
+    """Whether a file that fails to decode as UTF-8 is still meant as UTF-8.
+
+    Yes if its header row names more columns read as UTF-8 than as Windows-1252 ("Øktdato"
+    against "Ã˜ktdato"), or if it holds more valid UTF-8 letters than invalid bytes
+    (Norwegian Windows-1252 text has no valid UTF-8 sequences: "ø" is one byte before a
+    letter, and random bytes have far more invalid than valid sequences).
+    """
+    lines = re.split(rb"\r\n|\r|\n", data.removeprefix(codecs.BOM_UTF8), maxsplit=2)
+    header = lines[1] if re.fullmatch(rb"sep=.", lines[0].lower()) and len(lines) > 1 else lines[0]
+    as_utf8 = _recognised(header.decode("utf-8", errors="replace"))
+    if as_utf8 > _recognised(header.decode("cp1252", errors="replace")):
+        return True
+    text = data.decode("utf-8", errors="surrogateescape")  # a bad byte -> U+DC80..U+DCFF
+    invalid = len(text) - len(text.encode("utf-8", errors="ignore").decode("utf-8"))
+    non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
+    return non_ascii - invalid > invalid
+
+
+def _not_utf8(data: bytes, offset: int) -> ValidationError:
+    """``io.not_utf8`` at the row (and column) of the byte at ``offset``.
+
+    Rows are counted as a spreadsheet shows them, like every other problem: a line
+    break inside a quoted cell stays in its row, an ``sep=`` line and blank lines count.
+    """
+    before = data[:offset].decode("utf-8", errors="replace")
+    first_line = re.split(r"\r\n|\r|\n", before, maxsplit=1)[0].lstrip("\ufeff")
+    header_row = 2 if re.fullmatch(r"sep=.", first_line.lower()) else 1
+    sep = first_line[4] if header_row == 2 else _sniff_separator(first_line)
+    header: list[str] = []
+    cells: list[str] = []
+    row = 0
+    try:  # "x" after the cut: a new row if the cut is at a row's end, else the same cell
+        rows = csv.reader(io.StringIO(before + "x", newline=""), delimiter=sep, strict=False)
+        for row, cells in enumerate(rows, 1):
+            if row == header_row:
+                header = [h.replace("\ufeff", "").strip() for h in cells]
+    except (csv.Error, TypeError, ValueError):  # e.g. a cell over the csv size limit
+        return ValidationError("io.not_utf8", row=len(re.findall(r"\r\n|\r|\n", before)) + 1)
+    position = len(cells) - 1
+    column = header[position] if row > header_row and position < len(header) else None
+    return ValidationError("io.not_utf8", row=row, column=column or None)
+
+
 def _sniff_separator(header_line: str) -> str:
     """The separator that makes the most recognised headers (``;`` wins ties, as Excel writes)."""
-    best, best_score = ";", -1
+    return _header_fit(header_line)[0]
+
+
+def _recognised(header_line: str) -> int:
+    """How many cells of a header line name a column, split by the separator that fits best."""
+    return _header_fit(header_line)[1]
+
+
+def _header_fit(header_line: str) -> tuple[str, int]:
+    """The best separator for a header line and how many columns it then recognises."""
+    best, best_score, best_count = ";", -1, 0
     for sep in (";", ",", "\t"):
         try:
             fields = next(csv.reader([header_line], delimiter=sep), [])
         except csv.Error:
             fields = []
-        score = sum(canonical_column(f) is not None for f in fields)
-        score = score * 1000 + len(fields)  # recognised headers first, then field count
+        count = sum(canonical_column(f) is not None for f in fields)
+        score = count * 1000 + len(fields)  # recognised headers first, then field count
         if score > best_score:
-            best, best_score = sep, score
-    return best
+            best, best_score, best_count = sep, score, count
+    return best, best_count
 
 
 class _Sheet(NamedTuple):
@@ -292,7 +365,13 @@ def _read_text_slowly(text: str, sep: str, first_data_row: int) -> _Sheet:
 
 
 def _cell_text(value: object) -> str:
-    """An XLSX cell as the text a CSV would hold (dates ISO, numbers with a point)."""
+    """An XLSX cell as the text a CSV would hold (dates ISO, numbers with a point).
+
+    A number cell is written without exponent and to Excel's 15 significant digits
+    (what Excel shows and computes with), so 4.5 reads as "4.5", 1e-05 as "0.00001"
+    and a pasted 0.1 + 0.2 as "0.3", all in the forms the number check accepts; an
+    infinity or NaN comes through as "inf"/"nan" and is refused as not a number.
+    """
     if value is None:
         return ""
     if isinstance(value, str):
@@ -300,7 +379,7 @@ def _cell_text(value: object) -> str:
     if isinstance(value, bool):
         return str(value).upper()
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d")
+        return value.date().isoformat()  # four-digit year; strftime gives "1-01-01" for 0001
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, time):
@@ -308,7 +387,9 @@ def _cell_text(value: object) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
+        if not math.isfinite(value):
+            return repr(value)
+        return np.format_float_positional(float(f"{value:.15g}"), trim="-")
     text = getattr(value, "text", None)  # openpyxl ArrayFormula / DataTableFormula
     return str(text if text is not None else value)
 
@@ -374,10 +455,6 @@ class _Table:
         """Per-row array from an array with one entry per distinct value of ``column``."""
         return np.asarray(per_value)[self.codes[column]]
 
-    def text(self, column: str, row: int) -> str:
-        """The cell of ``column`` in table row ``row`` (stripped text)."""
-        return self.values[column].iat[self.codes[column][row]]
-
 
 class _Problems:
     """Collects problems with their sort position (row, then column left to right)."""
@@ -414,22 +491,81 @@ class _Problems:
 
 
 def _to_number(cells: pd.Series) -> np.ndarray:
-    """Numbers from text with decimal point or comma; NaN where the cell is not a number."""
-    text = cells.str.replace(",", ".", regex=False).str.replace("\u2212", "-", regex=False)
-    return pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64")
+    """Numbers from text in the documented forms (:data:`_NUMBER`); NaN for any other text.
+
+    Strict on purpose: Python and pandas read far more as numbers than a person means
+    ("1_0" is 10, "1e-400" is 0, "٥" is 5, "inf", "nan"), and a cell read as something
+    other than what its writer meant would be stored silently. NaN makes the caller
+    report "not a number" with row and column. Runs once per distinct value.
+    """
+    text = cells.astype(object)  # object dtype: Python regular expressions in any pandas
+    ok = text.str.fullmatch(_NUMBER, na=False).to_numpy(dtype=bool)
+    numbers = np.full(len(text), np.nan)
+    plain = text[ok].str.replace(",", ".", regex=False).str.replace("\u2212", "-", regex=False)
+    numbers[ok] = plain.astype("float64").to_numpy()  # digits only: float() reads them exactly
+    return numbers + 0.0  # "-0" is 0.0, not -0.0
+
+
+def _decimal_places(cells: pd.Series) -> np.ndarray:
+    """Decimals written after the separator, trailing zeros not counted ("7,50" has 1).
+
+    Counted in the text, not in the float: 4.000001 is within any float tolerance of
+    4.0 but has six decimals, and must be refused rather than stored or rounded.
+    """
+    fraction = cells.astype(object).str.extract(r"[.,]([0-9]*)\Z", expand=False)
+    return fraction.fillna("").str.rstrip("0").str.len().to_numpy(dtype="int64")
+
+
+def _is_digits(cells: pd.Series) -> np.ndarray:
+    """Whether each cell is ASCII digits only: the one form of a year or session number."""
+    return cells.astype(object).str.fullmatch(_DIGITS, na=False).to_numpy(dtype=bool)
 
 
 def _to_date(cells: pd.Series) -> np.ndarray:
-    """Dates from ``dd.mm.yyyy`` (Norwegian) or ``yyyy-mm-dd``; NaT where not a real date."""
-    norwegian = pd.to_datetime(cells, format="%d.%m.%Y", errors="coerce")
-    iso = pd.to_datetime(cells, format="%Y-%m-%d", errors="coerce")
-    parsed = norwegian.fillna(iso).astype("datetime64[ns]")
-    return parsed.where(parsed >= pd.Timestamp(_EARLIEST_YEAR, 1, 1)).to_numpy()
+    """Dates from ``d.m.yyyy`` (Norwegian) or ``yyyy-m-d``; NaT where not a calendar date.
+
+    Returns ``datetime64[D]``, which holds years 0-9999, so "31.12.9999" or
+    "0001-01-01" are dates the caller can call too late or too early; pandas'
+    nanosecond timestamps end in 1677 and 2262 and would raise. Parsed here rather
+    than by ``pd.to_datetime`` so that only ASCII digits count (strptime's ``%Y`` takes
+    "２０２５") and the result does not depend on the pandas version.
+    """
+    text = cells.astype(object)  # object dtype: Python regular expressions in any pandas
+    norwegian = text.str.extract(_NORWEGIAN_DATE)
+    iso = text.str.extract(_ISO_DATE)
+    parts = [
+        pd.to_numeric(norwegian[k].fillna(iso[k]), errors="coerce").to_numpy(dtype="float64")
+        for k in ("year", "month", "day")
+    ]
+    year, month, day = parts
+    valid = ~np.isnan(year) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
+    year, month, day = (np.where(valid, x, 1).astype("int64") for x in parts)
+    first = (year - 1970) * 12 + (month - 1)  # months since 1970-01
+    month_start = first.astype("datetime64[M]")
+    dates = month_start.astype("datetime64[D]") + (day - 1).astype("timedelta64[D]")
+    valid &= dates.astype("datetime64[M]") == month_start  # 31.02 would run into March
+    return np.where(valid, dates, np.datetime64("NaT", "D"))
 
 
-def _single_item_measure(measure: measures.Measure, k: int) -> measures.Measure:
-    """The measure reduced to its k-th item, so :func:`measures.score` checks one cell."""
-    return replace(measure, items=(measure.items[k],))
+def _item_problem(measure: measures.Measure, k: int, number: float, empty: bool) -> ValidationError:
+    """Why the k-th item cell of ``measure`` failed the fast check, in the engine's terms.
+
+    number: the cell as :func:`_to_number` read it (NaN if it is not a number).
+    :func:`measures.score` gives the message for a missing item, a value out of range
+    or (by value) too many decimals, so a file and the entry form say the same; what
+    it would accept is refused here: text that is not a number in the documented
+    forms, or more decimals written than the measure has (``4,000001``).
+    """
+    item = measure.items[k]
+    if np.isnan(number) and not empty:
+        return ValidationError("error.not_a_number", field=f"{measure.code}.{item}")
+    one = replace(measure, items=(item,))  # so that score checks this one cell
+    biggest = float(np.finfo("float64").max)  # "9" * 400 reads as inf: out of range, not NaN
+    try:
+        measures.score(one, {item: None if empty else min(max(number, -biggest), biggest)})
+    except ValidationError as e:
+        return e
+    return ValidationError("error.too_many_decimals", field=f"{measure.code}.{item}")
 
 
 class _Validation:
@@ -438,7 +574,7 @@ class _Validation:
     def __init__(self, table: _Table, problems: _Problems, today: date) -> None:
         self.table = table
         self.problems = problems
-        self.today = pd.Timestamp(today).to_datetime64()
+        self.today = np.datetime64(today, "D")
         self.this_year = today.year
         self.has = set(table.codes)
         self.bad = {c: np.zeros(table.n, dtype=bool) for c in self.has}
@@ -485,8 +621,7 @@ class _Validation:
 
     def client_code(self) -> None:
         # a pseudonymous code, never a national identity number; the value is never echoed
-        values = self.table.values["client_code"]
-        ok = values.str.fullmatch(_CLIENT_CODE) & ~values.str.contains(_NATIONAL_ID)
+        ok = self.table.values["client_code"].map(is_client_code)
         wrong = self.table.spread("client_code", ~ok.astype(bool))
         self.fail("error.client_code", wrong & ~self.empty["client_code"], "client_code")
 
@@ -509,32 +644,43 @@ class _Validation:
         self.parsed["measure"] = self._choice("measure", lookup, measures.MEASURES)
 
     def dates(self) -> None:
+        # days (years 0-9999) until checked; nanosecond timestamps only for dates from 1900
+        earliest = np.datetime64(f"{_EARLIEST_YEAR}-01-01", "D")
         for c in _DATE_COLUMNS:
             parsed = self.table.spread(c, _to_date(self.table.values[c]))
             self.fail("error.bad_date", np.isnat(parsed) & ~self.empty[c], c)
+            self.fail("io.date_too_early", parsed < earliest, c, year=_EARLIEST_YEAR)
             self.fail("error.date_future", parsed > self.today, c)
-            self.parsed[c] = np.where(self.bad[c], np.datetime64("NaT"), parsed)
+            checked = np.where(self.bad[c], np.datetime64("NaT", "D"), parsed)
+            self.parsed[c] = checked.astype("datetime64[ns]")
         before = self.parsed["session_date"] < self.parsed["episode_start"]
         self.fail("error.date_before_start", before, "session_date")
 
     def whole_numbers(self) -> None:
+        # digits only ("1990", not "1990,0" or "+1990"); other numbers get the clearest
+        # message: out of range for 1899 or -5, "a whole number" for 1990,5
         if "birth_year" in self.has:
-            year = self.table.spread("birth_year", _to_number(self.table.values["birth_year"]))
+            values = self.table.values["birth_year"]
+            year = self.table.spread("birth_year", _to_number(values))
             missing = np.isnan(year)
             self.fail("error.not_a_number", missing & ~self.empty["birth_year"], "birth_year")
             with np.errstate(invalid="ignore"):
-                whole = (year % 1 == 0) & (year >= _EARLIEST_YEAR) & (year <= self.this_year)
+                inside = (year >= _EARLIEST_YEAR) & (year <= self.this_year)
             high = self.this_year
-            wrong = ~whole & ~missing
+            wrong = ~inside & ~missing
             self.fail("error.out_of_range", wrong, "birth_year", low=_EARLIEST_YEAR, high=high)
+            digits = self.table.spread("birth_year", _is_digits(values))
+            self.fail("io.whole_number", ~digits & ~missing, "birth_year")
             self.parsed["birth_year"] = np.where(self.bad["birth_year"], np.nan, year)
         else:
             self.parsed["birth_year"] = np.full(self.table.n, np.nan)
         if "session_no" in self.has:
-            number = self.table.spread("session_no", _to_number(self.table.values["session_no"]))
+            values = self.table.values["session_no"]
+            number = self.table.spread("session_no", _to_number(values))
             self.fail("error.not_a_number", np.isnan(number), "session_no")
+            digits = self.table.spread("session_no", _is_digits(values))
             with np.errstate(invalid="ignore"):
-                whole = (number % 1 == 0) & (number >= 1)
+                whole = digits & (number >= 1) & (number <= _MAX_SESSION_NO)
             self.fail("io.session_no", ~whole, "session_no")
             self.parsed["session_no"] = np.where(self.bad["session_no"], np.nan, number)
 
@@ -576,7 +722,7 @@ class _Validation:
                 self.fail(e.key, hit, "measure", **e.params)
 
     def items(self) -> None:
-        # a fast range/decimal check per row; measures.score explains each failure
+        # a fast range/decimal check per row; each failure is explained by _item_problem
         code = pd.Series(self.parsed["measure"], dtype=object)
         ok_measure = code.notna().to_numpy()
         declared = {c: measures.get(c) for c in code.dropna().unique()}
@@ -588,30 +734,19 @@ class _Validation:
         n_items = per_row(lambda m: len(m.items))
         low, high = per_row(lambda m: m.item_range[0]), per_row(lambda m: m.item_range[1])
         decimals = per_row(lambda m: m.decimals)
-        scale = 10.0**decimals
         self.items_ok = ok_measure.copy()
         item_sum = np.zeros(self.table.n)
         for k, c in enumerate(ITEM_COLUMNS):
             used = ok_measure & (np.nan_to_num(n_items) > k)
-            number = self.table.spread(c, _to_number(self.table.values[c])).copy()
+            number = self.table.spread(c, _to_number(self.table.values[c]))
+            places = self.table.spread(c, _decimal_places(self.table.values[c]))
             with np.errstate(invalid="ignore"):
-                scaled = number * scale
-                ok = (
-                    (number >= low) & (number <= high) & (np.abs(scaled - np.round(scaled)) <= 1e-6)
-                )
+                ok = (number >= low) & (number <= high) & (places <= decimals)
             ok &= ~self.bad[c]
             for i in np.flatnonzero(used & ~ok & ~self.bad[c]):
-                measure = declared[code.iat[i]]
-                try:
-                    value = measures.score(
-                        _single_item_measure(measure, k), {measure.items[k]: self.table.text(c, i)}
-                    )
-                except ValidationError as e:
-                    self.problems.at(e.key, i, c, field=e.field, **e.params)
-                    self.bad[c][i] = True
-                else:  # the engine accepts what the fast check did not (other digits)
-                    number[i] = value[measure.items[k]]
-                    ok[i] = True
+                e = _item_problem(declared[code.iat[i]], k, number[i], self.empty[c][i])
+                self.problems.at(e.key, i, c, field=e.field, **e.params)
+                self.bad[c][i] = True
             extra = ok_measure & ~used & ~self.empty[c] & ~self.bad[c]
             for i in np.flatnonzero(extra):
                 self.problems.at("error.unknown_item", i, c, item=c, measure=code.iat[i])
@@ -713,8 +848,10 @@ def read_sessions(
 
     path: the file. CSV: separator ``;``, ``,`` or tab (sniffed; Norwegian Excel writes
     ``;``), UTF-8 with or without BOM, UTF-16 with BOM or Windows-1252, decimal comma
-    or point, dates ``dd.mm.yyyy`` or ``yyyy-mm-dd``. XLSX: the first worksheet; real
-    Excel dates and numbers, or text in the CSV conventions. The type is told by the
+    or point, dates ``dd.mm.yyyy`` or ``yyyy-mm-dd``: exactly the forms
+    ``docs/import-format.md`` lists (ASCII digits, no exponent or "_"; dates from 1900
+    to today). XLSX: the first worksheet; real Excel dates and numbers, or text in the
+    CSV conventions. The type is told by the
     content, not the suffix. Headers are matched by name (:data:`ALIASES`), in any order;
     other columns are ignored, and so are rows with no cell filled in.
     max_bytes: larger files are refused unread (default :data:`MAX_BYTES`, 50 MB).
@@ -777,6 +914,42 @@ def read_sessions(
     _check_sessions(parsed, found, set(columns))
     if found:
         raise ImportFileError(name, found.sorted())
+    return _frame(parsed, table.rows, "session_no" in columns)
+
+
+def read_cells(
+    cells: pd.DataFrame,
+    *,
+    source: str,
+    rows: np.ndarray | None = None,
+    today: date | None = None,
+) -> pd.DataFrame:
+    """Validate cells that another format's reader took out, with every check of
+    :func:`read_sessions`, so that format needs no second set of rules (:mod:`kor.fhir`).
+
+    cells: one row per measurement, columns named by canonical name (:data:`COLUMNS`;
+    others are ignored), each cell text as a file would hold it ("" when empty).
+    source: named in the error. rows: the position of each row as problems report it
+    (default 2, 3, ... as a spreadsheet counts); columns are reported by canonical name.
+    Returns the frame :func:`read_sessions` returns, ``source_row`` = ``rows``; raises
+    :class:`~kor.errors.ImportFileError` listing every problem.
+    """
+    columns = [c for c in COLUMNS if c in cells.columns]
+    missing = _missing_columns(columns)
+    if missing:
+        raise ImportFileError(source, [MissingColumnsError(missing, where=source)])
+    if rows is None:
+        rows = np.arange(2, 2 + len(cells), dtype=np.int64)
+    text = cells.loc[:, columns].reset_index(drop=True).astype(object)
+    table = _Table(text, np.asarray(rows, dtype=np.int64))
+    if table.n == 0:
+        raise ImportFileError(source, [ValidationError("error.empty_file")])
+    order = {c: i for i, c in enumerate(columns)}
+    found = _Problems(table.rows, {c: c for c in columns}, order)
+    parsed = _Validation(table, found, today or date.today()).run()
+    _check_sessions(parsed, found, set(columns))
+    if found:
+        raise ImportFileError(source, found.sorted())
     return _frame(parsed, table.rows, "session_no" in columns)
 
 

@@ -9,6 +9,7 @@ per property is in ``EXAMPLES`` (kept modest: CI has 2 cores).
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import math
 from datetime import date, timedelta
@@ -410,3 +411,206 @@ def test_a_date_typed_as_text_is_refused_or_read_day_first(fuzz_store, form_epis
         return
     stored = fuzz_store.dataset(kari, episode=form_episode).sessions.set_index("session_id")
     assert stored.session_date[sid].date() == date(2025, 1, 5)  # 5 January, as Norwegians write
+
+
+# ------------------------------------- cells in undocumented forms (issue 14): refused
+# Each case: one cell of the valid file changed; the problem is reported with its
+# row and column, and importing through the store writes nothing.
+TARGET_ROW = 1  # the SRS row of session 1: spreadsheet row 3
+SESSION_NUMBERS = ("1", "1", "2", "2", "1", "2")  # an Øktnr column for the valid file
+
+
+def _valid_lines(session_no: bool = False) -> list[str]:
+    if not session_no:
+        return [HEADER, *ROWS]
+    return [f"{HEADER};Øktnr", *(f"{r};{n}" for r, n in zip(ROWS, SESSION_NUMBERS, strict=True))]
+
+
+def _file_with(tmp_path: Path, column: str, value: str, row: int = TARGET_ROW) -> Path:
+    """The valid file with the cell of ``column`` in data row ``row`` set to ``value``."""
+    lines = _valid_lines(session_no=column == "Øktnr")
+    position = lines[0].split(";").index(column)
+    cells = lines[row + 1].split(";")
+    cells[position] = value
+    lines[row + 1] = ";".join(cells)
+    path = tmp_path / "f.csv"
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8-sig")
+    return path
+
+
+def refusal(store: Store, path: Path) -> list[tuple[int | None, str | None, str]]:
+    """(row, column, key) of each problem of a file that must be refused, store unchanged."""
+    before = checksum(store)
+    admin = store.actor_for("admin")
+    with pytest.raises(ImportFileError) as caught:
+        store.import_sessions(admin, read_sessions(path), source=str(path))
+    assert checksum(store) == before, "a refused file changed the database"
+    _assert_clear_message(caught.value)
+    return [(p.row, p.column, p.key) for p in caught.value.problems]
+
+
+NOT_NUMBERS = [
+    "1_0",  # Python reads 10
+    "1e-400",  # 0.0
+    "1e1",  # 10.0
+    ",5",  # 0.5
+    "5.",
+    "\uff15",  # full-width 5
+    "\u0665",  # Arabic-Indic 5
+    "inf",
+    "nan",
+    "NaN",
+    "Infinity",
+    "0x5",
+    "1 0",
+    "7,5,0",
+    "1.000,5",
+    "--1",
+]
+
+
+@pytest.mark.parametrize("column", ["Ledd3", "Sum", "Fødselsår", "Øktnr"])
+@pytest.mark.parametrize("value", NOT_NUMBERS)
+def test_a_number_in_an_undocumented_form_is_refused_with_row_and_column(
+    fuzz_store, tmp_path, column, value
+):
+    path = _file_with(tmp_path, column, value)
+    assert refusal(fuzz_store, path) == [(3, column, "error.not_a_number")]
+
+
+def test_a_refused_item_names_the_measure_field(fuzz_store, tmp_path):
+    with pytest.raises(ImportFileError) as caught:
+        read_sessions(_file_with(tmp_path, "Ledd3", "1_0"))
+    assert [p.field for p in caught.value.problems] == ["SRS.approach_method"]
+
+
+@pytest.mark.parametrize("value", ["4,55", "4.55", "9,99", "0,05", "4,000001", "4,0000000001"])
+def test_an_item_with_two_decimals_or_more_is_refused_not_rounded(fuzz_store, tmp_path, value):
+    path = _file_with(tmp_path, "Ledd3", value)
+    assert refusal(fuzz_store, path) == [(3, "Ledd3", "error.too_many_decimals")]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "key"),
+    [
+        ("Fødselsår", "2015,0", "io.whole_number"),
+        ("Fødselsår", "2015.5", "io.whole_number"),
+        ("Fødselsår", "+2015", "io.whole_number"),
+        ("Fødselsår", "-2015", "error.out_of_range"),
+        ("Fødselsår", "1899", "error.out_of_range"),
+        ("Øktnr", "1,0", "io.session_no"),
+        ("Øktnr", "+1", "io.session_no"),
+        ("Øktnr", "-1", "io.session_no"),
+        ("Øktnr", "0", "io.session_no"),
+        ("Øktnr", "99999999999999999999", "io.session_no"),  # used to wrap round to < 0
+    ],
+)
+def test_a_year_or_session_number_must_be_written_in_digits_only(
+    fuzz_store, tmp_path, column, value, key
+):
+    assert refusal(fuzz_store, _file_with(tmp_path, column, value)) == [(3, column, key)]
+
+
+@pytest.mark.parametrize("column", ["Forløpsstart", "Øktdato"])
+@pytest.mark.parametrize(
+    ("value", "key"),
+    [
+        ("9999-12-31", "error.date_future"),
+        ("31.12.9999", "error.date_future"),
+        ("2262-04-12", "error.date_future"),  # the first day past pandas' nanoseconds
+        ("0001-01-01", "io.date_too_early"),
+        ("01.01.0001", "io.date_too_early"),
+        ("0000-01-01", "io.date_too_early"),
+        ("1677-09-21", "io.date_too_early"),  # the last day before them
+        ("31.12.1899", "io.date_too_early"),
+        ("29.02.1900", "error.bad_date"),  # 1900 was no leap year
+        ("05.01.\uff12\uff10\uff12\uff15", "error.bad_date"),  # full-width year 2025
+        ("5.1.25", "error.bad_date"),
+    ],
+)
+def test_a_date_far_out_of_range_is_refused_with_row_and_column(
+    fuzz_store, tmp_path, column, value, key
+):
+    assert refusal(fuzz_store, _file_with(tmp_path, column, value)) == [(3, column, key)]
+
+
+def test_xlsx_number_cells_import_and_text_cells_keep_the_csv_forms(fuzz_store, tmp_path):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(HEADER.split(";"))
+    for line in ROWS:
+        cells = line.split(";")
+        items = [float(c.replace(",", ".")) for c in cells[9:13]]  # real number cells
+        sheet.append([*cells[:9], *items, None])
+    sheet["K3"] = "1_0"  # a text cell where a number belongs
+    sheet["L4"] = "\uff15"
+    path = tmp_path / "f.xlsx"
+    book.save(path)
+    assert refusal(fuzz_store, path) == [
+        (3, "Ledd2", "error.not_a_number"),
+        (4, "Ledd3", "error.not_a_number"),
+    ]
+    sheet["K3"], sheet["L4"] = 8.5, 7.5  # number cells again: the file imports exactly
+    book.save(path)
+    assert import_case(fuzz_store, path) == "imported"
+    assert read_sessions(path)["item1"].tolist() == [4.5, 9.0, 6.0, 9.5, 7.0, 10.0]
+
+
+def test_an_xlsx_date_cell_in_the_year_9999_is_in_the_future(fuzz_store, tmp_path):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for line in (HEADER, *ROWS):
+        sheet.append(line.split(";"))
+    sheet["G3"] = date(9999, 12, 31)  # Excel's last date
+    path = tmp_path / "f.xlsx"
+    book.save(path)
+    assert refusal(fuzz_store, path) == [(3, "Øktdato", "error.date_future")]
+
+
+# ------------------------------ a stray byte in a UTF-8 file (issue 14): its row, not a
+# fallback to Windows-1252 that mangles the header into "missing columns"
+def _exported(tmp_path: Path) -> bytes:
+    """The valid file as the exporter writes it (UTF-8 with BOM, canonical headers)."""
+    return write_sessions(read_sessions(DATA / "valid_nb.csv"), tmp_path / "x.csv").read_bytes()
+
+
+@pytest.mark.parametrize("stray", [b"\x96", b"\xe6"], ids=["cp1252-dash", "cp1252-ae"])
+@pytest.mark.parametrize(
+    ("source", "layout", "row", "column"),
+    [
+        ("nb", "with BOM", 4, "Behandler"),
+        ("nb", "without BOM", 4, "Behandler"),
+        ("nb", "sep line", 5, "Behandler"),  # the sep=; line is row 1
+        ("nb", "quoted line break", 4, "Behandler"),  # a break inside a cell is no row
+        ("export", "with BOM", 4, "clinician"),
+    ],
+)
+def test_a_stray_cp1252_byte_in_a_utf8_file_is_reported_with_its_row(
+    fuzz_store, tmp_path, stray, source, layout, row, column
+):
+    data = (DATA / "valid_nb.csv").read_bytes() if source == "nb" else _exported(tmp_path)
+    bom, body = data[:3], data[3:]
+    assert bom == codecs.BOM_UTF8
+    lines = body.replace(b"\r\n", b"\n").split(b"\n")
+    lines[3] = lines[3].replace(b"kari", b"ka" + stray + b"ri", 1)  # data row 3: row 4
+    if layout == "sep line":
+        lines.insert(0, b"sep=;")
+    if layout == "quoted line break":
+        lines[1] = lines[1].replace(b";kari;", b';"ka\nri";', 1)
+    data = (b"" if layout == "without BOM" else bom) + b"\r\n".join(lines)
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    assert refusal(fuzz_store, path) == [(row, column, "io.not_utf8")]
+
+
+def test_a_stray_byte_in_the_header_row_is_reported_in_row_one(fuzz_store, tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(VALID.replace("Behandler", "Behand\x00ler").encode().replace(b"\x00", b"\x96"))
+    assert refusal(fuzz_store, path) == [(1, None, "io.not_utf8")]
+
+
+def test_a_file_entirely_in_windows_1252_still_imports(fuzz_store, tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(VALID.replace("\n", "\r\n").encode("cp1252"))
+    assert import_case(fuzz_store, path) == "imported"
+    assert read_sessions(path)["item3"].tolist() == [6.2, 9.1, 7.5, 9.5, 7.0, 10.0]

@@ -247,7 +247,12 @@ def test_dates_in_the_future_are_rejected(tmp_path):
     [
         ("75", "error.out_of_range"),
         ("-1", "error.out_of_range"),
+        ("\u22121", "error.out_of_range"),  # the minus sign U+2212 is a sign, too
+        ("-0,5", "error.out_of_range"),
+        ("+11", "error.out_of_range"),
+        ("9" * 400, "error.out_of_range"),  # more digits than a float holds: still a number
         ("10,1", "error.out_of_range"),
+        ("4,55", "error.too_many_decimals"),
         ("7.25", "error.too_many_decimals"),
         ("7,25", "error.too_many_decimals"),
         ("sju", "error.not_a_number"),
@@ -258,9 +263,48 @@ def test_item_values_that_are_rejected(tmp_path, cell, key):
     assert problems_of(write_csv(tmp_path, {"ledd3": cell})) == [(2, "ledd3", key)]
 
 
-@pytest.mark.parametrize(("cell", "value"), [("7,5", 7.5), ("7.5", 7.5), ("0", 0.0), ("10", 10.0)])
+@pytest.mark.parametrize(
+    ("cell", "value"),
+    [
+        ("7,5", 7.5),
+        ("7.5", 7.5),
+        ("0", 0.0),
+        ("10", 10.0),
+        ("10,0", 10.0),  # as the exporter writes it
+        ("7,50", 7.5),  # trailing zeros are no decimals
+        ("07,5", 7.5),
+        ("+5", 5.0),
+        (" 5 ", 5.0),  # surrounding space is stripped from every cell
+    ],
+)
 def test_item_values_that_are_accepted(tmp_path, cell, value):
     assert read(write_csv(tmp_path, {"ledd3": cell}))["item3"].iloc[0] == value
+
+
+@pytest.mark.parametrize("cell", ["1.3.2025", "01.03.2025", "2025-03-01", "2025-3-1"])
+def test_dates_in_the_documented_forms_are_read(tmp_path, cell):
+    frame = read(write_csv(tmp_path, {"forløpsstart": "01.01.2025", "dato": cell}))
+    assert frame["session_date"].iloc[0] == pd.Timestamp("2025-03-01")
+
+
+def test_xlsx_number_cells_are_read_as_excel_shows_them(tmp_path):
+    # Excel computes with 15 significant digits; a pasted 0.1 + 0.2 shows as 0.3
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append([*HEADER, "fødselsår"])
+    row = ["K001", "voksen", "T1", "kari", date(2025, 1, 5), date(2025, 1, 6)]
+    sheet.append([*row, "individuell", "ORS", 4.5, 0.1 + 0.2, 7.0, 10, 21.8, 1990.0])
+    path = tmp_path / "book.xlsx"
+    book.save(path)
+    frame = read(path)
+    assert frame.loc[0, ["item1", "item2", "item3", "item4"]].tolist() == [4.5, 0.3, 7.0, 10.0]
+    assert frame["birth_year"].iloc[0] == 1990
+    sheet["J2"], sheet["N2"] = 1e-05, 1990.5  # no exponent: read as 0.00001
+    book.save(path)
+    assert problems_of(path) == [
+        (2, "ledd2", "error.too_many_decimals"),
+        (2, "fødselsår", "io.whole_number"),
+    ]
 
 
 def test_total_may_deviate_by_rounding_only(tmp_path):

@@ -14,7 +14,15 @@ import pandas as pd
 
 from kor.i18n import t
 
-__all__ = ["PALETTE", "MARKERS", "LINESTYLES", "new_axes", "trend_chart", "figure_bytes"]
+__all__ = [
+    "PALETTE",
+    "MARKERS",
+    "LINESTYLES",
+    "new_axes",
+    "trend_chart",
+    "calibration_plot",
+    "figure_bytes",
+]
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -62,6 +70,56 @@ def trend_chart(
     ax.set_title(title or "")
     ax.set_ylabel(ylabel or "")
     ax.set_xlabel(t("label.month"))
+    ax.grid(True, alpha=0.3)
+    return ax
+
+
+def calibration_plot(table: pd.DataFrame, ax: Any = None, *, title: str | None = None) -> Any:
+    """Observed against nominal share below each percentile band, one line per bucket.
+
+    table: :func:`kor.trajectories.calibration` output (``quantile``,
+    ``session_bucket``, ``observed``). The diagonal is perfect calibration: a line
+    under it means fewer sessions fall below the band than the band promises (the
+    band is too low), above it more (too high). The bucket ``"all"`` is drawn black
+    and thicker; empty buckets (NaN) are left out.
+    """
+    from matplotlib.ticker import PercentFormatter
+
+    ax = ax if ax is not None else new_axes(6.0, 5.0)
+    ideal = t("trajectories.calibration.ideal")
+    ax.plot([0.0, 1.0], [0.0, 1.0], color="#999999", linewidth=1.0, label=ideal)
+    buckets = table["session_bucket"]
+    order = buckets.cat.categories if hasattr(buckets, "cat") else pd.unique(buckets)
+    i = 0
+    for bucket in order:
+        part = table[(buckets == bucket) & table["observed"].notna()].sort_values("quantile")
+        if part.empty:
+            continue
+        if str(bucket) == "all":
+            style = {"color": PALETTE[7], "marker": MARKERS[7], "linestyle": "-", "linewidth": 2.4}
+            label = t("trajectories.calibration.all")
+        else:
+            style = {
+                "color": PALETTE[i % 6],
+                "marker": MARKERS[i % 6],
+                "linestyle": LINESTYLES[1 + i % 7],
+                "linewidth": 1.2,
+            }
+            label = str(bucket)
+            i += 1
+        ax.plot(
+            part["quantile"].to_numpy(float), part["observed"].to_numpy(float), label=label, **style
+        )
+    ticks = sorted(pd.unique(table["quantile"]))
+    ax.set_xticks(ticks)
+    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(0.0, 1.0)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_xlabel(t("trajectories.calibration.nominal"))
+    ax.set_ylabel(t("trajectories.calibration.observed"))
+    ax.set_title(title if title is not None else t("trajectories.calibration.title"))
+    ax.legend(title=t("trajectories.calibration.bucket"), frameon=False, loc="upper left")
     ax.grid(True, alpha=0.3)
     return ax
 

@@ -74,6 +74,13 @@ clients) about 55-58 % were flagged by session 3 and 62-68 % by session 6, again
 6-8 % of responders; the fallback rule did about as well there. Those are properties
 of the generator, not of real services; rerun it on a service's own data.
 
+Calibration
+-----------
+:func:`calibration` checks the bands themselves: of held-out sessions (episodes split
+off by :func:`split_episodes` before the fit) a share *q* should score below the
+predicted *q*-quantile, in every bucket of session numbers. A service's own check of
+its fitted model, before the bands are used to flag clients.
+
 References
 ----------
 Koenker R, Bassett G. Regression quantiles. Econometrica 1978;46(1):33-50.
@@ -119,8 +126,11 @@ __all__ = [
     "FallbackRule",
     "ExpectedResponse",
     "PredictionEvaluation",
+    "CALIBRATION_EDGES",
     "needs_refit",
+    "split_episodes",
     "evaluate_prediction",
+    "calibration",
 ]
 
 FORMAT_VERSION = 1
@@ -229,16 +239,25 @@ class ExpectedResponse:
     ``_``. See the module notes for the model, the eligible episodes and the
     fallback rule.
 
+    Units: intake, outcome and every band are outcome totals in points, 0.0-40.0
+    (ORS/CORS/YCORS); ``n`` counts sessions since intake, the intake session being 1.
+    The bands ``p10 <= p25 <= p50 <= p75`` are conditional quantiles of the outcome at
+    session ``n`` for clients with that intake.
+
     Parameters
     ----------
-    min_episodes : eligible episodes needed for a fit (in all, and per age group for
-        a group's own fit); below it the rule-based fallback is used.
-    max_session : last session number (counted from intake) used in the fit; later
+    min_episodes : int
+        Eligible episodes needed for a fit (in all, and per age group for a group's
+        own fit); below it the rule-based fallback is used.
+    max_session : int
+        Last session number (counted from intake) used in the fit, >= 2; later
         sessions are predicted as at ``max_session``.
-    quantiles : the bands, strictly increasing in (0, 1). :mod:`kor.flags` needs
-        0.10 and 0.25.
-    end_reasons : which ended episodes teach the model; None = every ended episode.
-    fallback : numbers of the rule-based fallback.
+    quantiles : sequence of float
+        The bands, strictly increasing in (0, 1). :mod:`kor.flags` needs 0.10 and 0.25.
+    end_reasons : sequence of str or None
+        Which ended episodes teach the model; None = every ended episode.
+    fallback : FallbackRule, optional
+        Numbers of the rule-based fallback.
 
     Attributes (after fit)
     ----------------------
@@ -251,6 +270,15 @@ class ExpectedResponse:
     strata_ : age group -> stratum (``"pooled"`` or the group's own fit).
     groups_ : DataFrame of eligible episodes per age group and the stratum used.
     notes_ : caveats (pooled groups with other cut-offs), in the current language.
+
+    References
+    ----------
+    Koenker R, Bassett G. Regression quantiles. Econometrica 1978;46(1):33-50.
+    doi:10.2307/1913643
+    Howard KI, Kopta SM, Krause MS, Orlinsky DE. Am Psychol 1986;41(2):159-164.
+    doi:10.1037/0003-066X.41.2.159
+    Chernozhukov V, Fernández-Val I, Galichon A. Econometrica 2010;78(3):1093-1125.
+    doi:10.3982/ECTA7880
 
     Examples
     --------
@@ -679,6 +707,11 @@ def needs_refit(model_dict: Mapping[str, Any] | None, today: date, every_days: i
     return (_as_date(today) - fitted).days >= every_days
 
 
+#: Lower edges of the session buckets of :func:`calibration` (sessions since intake):
+#: 2-3, 4-6, 7-10 and 11 up to the model's ``max_session``.
+CALIBRATION_EDGES: tuple[int, ...] = (2, 4, 7, 11)
+
+
 @dataclass(frozen=True)
 class PredictionEvaluation:
     """How well not-on-track flags by session N predict final non-response.
@@ -712,6 +745,51 @@ class PredictionEvaluation:
         return d
 
 
+def split_episodes(
+    sessions: pd.DataFrame,
+    *,
+    train_fraction: float = 0.7,
+    seed: int = 20240601,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split a session table at random by episode into a training and a held-out part.
+
+    Whole episodes go to one part, so that no held-out session shares an episode with
+    a session the model learned from. The distinct episode ids are sorted, permuted
+    with ``numpy.random.default_rng(seed)`` and the first
+    ``round(train_fraction * episodes)`` form the training part; rows without an
+    episode id go to the held-out part. The same table and seed give the same split
+    (:func:`evaluate_prediction` uses it).
+
+    Parameters
+    ----------
+    sessions : DataFrame
+        A session table with an ``episode`` column. Not changed.
+    train_fraction : float
+        Share of the episodes in the training part, strictly between 0 and 1.
+    seed : int
+        Seed of the permutation.
+
+    Returns
+    -------
+    (train, held_out) : tuple of DataFrame
+        The rows of ``sessions`` in each part, in input order, with their index.
+
+    Examples
+    --------
+    >>> train, test = split_episodes(sessions, seed=1)  # 1,000 episodes  # doctest: +SKIP
+    >>> train.episode.nunique(), test.episode.nunique()  # doctest: +SKIP
+    (700, 300)
+    """
+    require_columns(sessions, ("episode",), where="sessions")
+    if not 0 < train_fraction < 1:
+        raise ValidationError("trajectories.error.bad_setting", field="train_fraction")
+    episodes = np.sort(sessions["episode"].dropna().unique())
+    shuffled = np.random.default_rng(seed).permutation(episodes)
+    n_train = int(round(train_fraction * len(episodes)))
+    is_train = sessions["episode"].isin(set(shuffled[:n_train].tolist()))
+    return sessions.loc[is_train], sessions.loc[~is_train]
+
+
 def evaluate_prediction(
     sessions: pd.DataFrame,
     *,
@@ -742,20 +820,13 @@ def evaluate_prediction(
     counts.
     """
     require_columns(sessions, _FIT_COLUMNS, where="sessions")
-    if not 0 < train_fraction < 1:
-        raise ValidationError("trajectories.error.bad_setting", field="train_fraction")
+    train, test = split_episodes(sessions, train_fraction=train_fraction, seed=seed)
+    n_train = int(train["episode"].nunique())
     spec = (model or ExpectedResponse())._spec()
     if band not in spec.columns:
         raise ValidationError("trajectories.error.bad_setting", field="band")
-    episodes = np.sort(sessions["episode"].dropna().unique())
-    rng = np.random.default_rng(seed)
-    shuffled = rng.permutation(episodes)
-    n_train = int(round(train_fraction * len(episodes)))
-    train = set(shuffled[:n_train].tolist())
-    is_train = sessions["episode"].isin(train)
-    fitted = spec.fit(sessions.loc[is_train])
+    fitted = spec.fit(train)
 
-    test = sessions.loc[~is_train]
     eligible = spec.eligible(test)["episode"].unique() if len(test) else []
     test = test.loc[test["episode"].isin(eligible)]
     ep = _intakes(test)
@@ -813,3 +884,125 @@ def _reliable_change(code: object) -> float:
     except ValidationError:
         return default
     return default if value is None else float(value)
+
+
+def _bucket_labels(edges: Sequence[int], last: int) -> list[str]:
+    uppers = [*(e - 1 for e in edges[1:]), last]
+    return [str(a) if a == b else f"{a}-{b}" for a, b in zip(edges, uppers, strict=True)]
+
+
+def calibration(
+    model: ExpectedResponse,
+    sessions: pd.DataFrame,
+    *,
+    edges: Sequence[int] = CALIBRATION_EDGES,
+) -> pd.DataFrame:
+    """Calibration of the percentile bands: the observed share of sessions below each.
+
+    A band is calibrated when a share *q* of outcomes falls below the predicted
+    *q*-quantile: of the sessions whose p25 is 18.0, a quarter should score under 18.0.
+    For each quantile *q* of ``model`` and each bucket *B* of session numbers::
+
+        observed(q, B) = #{i in B : outcome_i < Q_q(intake_i, n_i)} / #{i in B}
+
+    over the rows that :meth:`ExpectedResponse.eligible` keeps (episodes ended as
+    ``model.end_reasons`` with two or more outcomes; sessions 2..``max_session``
+    after intake, where *n* counts sessions since intake, intake = 1; the intake
+    session is left out because every band equals the intake there). An outcome equal
+    to the band is not below it (as :mod:`kor.flags` counts «below p25»). Perfect
+    calibration is ``observed == quantile`` in every bucket.
+
+    Parameters
+    ----------
+    model : ExpectedResponse
+        A fitted model (its own groups' fits are used for their age groups).
+    sessions : DataFrame
+        Held-out session table (columns episode, session_no, outcome, episode_end,
+        end_reason; age_group optional), e.g. the second part of
+        :func:`split_episodes`. On the model's own training data the check is
+        in-sample and flatters the fit. Not changed.
+    edges : sequence of int
+        Strictly increasing lower edges of the buckets, from 2; the last bucket runs to
+        ``model.max_session``. Default :data:`CALIBRATION_EDGES`: 2-3, 4-6, 7-10, 11-20.
+
+    Returns
+    -------
+    DataFrame
+        One row per quantile and bucket, the buckets in order and a last bucket
+        ``"all"`` over every row, columns: ``quantile`` (nominal share, e.g. 0.25),
+        ``session_bucket`` (ordered categorical: ``"2-3"``, ..., ``"all"``), ``n``
+        (sessions), ``below`` (sessions below the band), ``observed`` (below / n, NaN
+        for an empty bucket) and ``difference`` (observed - quantile).
+
+    Notes
+    -----
+    Sessions of one episode are correlated (a client above the median tends to stay
+    there), so the binomial standard error ``sqrt(q(1-q)/n)`` understates how far
+    ``observed`` may drift from ``quantile`` by chance; read small buckets with care.
+
+    References
+    ----------
+    Gneiting T, Balabdaoui F, Raftery AE. Probabilistic forecasts, calibration and
+    sharpness. J R Stat Soc B 2007;69(2):243-268. doi:10.1111/j.1467-9868.2007.00587.x
+
+    Examples
+    --------
+    Not run as a doctest (the fit takes a few seconds):
+
+    >>> from kor import frames, sample  # doctest: +SKIP
+    >>> sessions = frames.session_table(sample.generate(2000, seed=11))  # doctest: +SKIP
+    >>> train, test = split_episodes(sessions, seed=1)  # doctest: +SKIP
+    >>> table = calibration(ExpectedResponse().fit(train), test)  # doctest: +SKIP
+    >>> overall = table[table.session_bucket == "all"]  # doctest: +SKIP
+    >>> overall[["quantile", "n", "observed"]].round(3)  # doctest: +SKIP
+        quantile     n  observed
+    4       0.10  2259     0.107
+    9       0.25  2259     0.220
+    14      0.50  2259     0.479
+    19      0.75  2259     0.745
+    """
+    model._require_fitted()
+    edges = list(edges)
+    if (
+        not edges
+        or any(int(e) != e for e in edges)
+        or edges[0] < 2
+        or any(b <= a for a, b in zip(edges[:-1], edges[1:], strict=True))
+        or edges[-1] > model.max_session
+    ):
+        raise ValidationError("trajectories.error.bad_setting", field="edges")
+    edges = [int(e) for e in edges]
+    rows = model.eligible(sessions)
+    groups = rows["age_group"].to_numpy()
+    bands = model.predict(
+        rows["intake"].to_numpy(float),
+        rows["n"].to_numpy(float),
+        None if pd.isna(groups).all() else groups,
+    )
+    below = rows["outcome"].to_numpy(float)[:, None] < bands
+    which = np.searchsorted(edges, rows["n"].to_numpy(float), side="right") - 1
+    labels = _bucket_labels(edges, model.max_session)
+    masks = [which == i for i in range(len(labels))] + [np.ones(len(rows), dtype=bool)]
+    out = []
+    for j, q in enumerate(model.quantiles):
+        for label, mask in zip([*labels, "all"], masks, strict=True):
+            n = int(mask.sum())
+            hits = int(below[mask, j].sum())
+            share = hits / n if n else math.nan
+            out.append(
+                {
+                    "quantile": q,
+                    "session_bucket": label,
+                    "n": n,
+                    "below": hits,
+                    "observed": share,
+                    "difference": share - q,
+                }
+            )
+    table = pd.DataFrame(
+        out, columns=["quantile", "session_bucket", "n", "below", "observed", "difference"]
+    )
+    table["session_bucket"] = pd.Categorical(
+        table["session_bucket"], categories=[*labels, "all"], ordered=True
+    )
+    return table

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -22,11 +23,26 @@ def _hrefs(page: str, section: str) -> list[str]:
 
 def test_every_app_notebook_has_a_tile_and_every_tile_a_notebook():
     served = {
-        str(p.relative_to(ROOT / "notebooks"))
+        p.relative_to(ROOT / "notebooks").as_posix()
         for p in (ROOT / "notebooks").rglob("*.ipynb")
         if ".ipynb_checkpoints" not in p.parts
     }
-    assert {a.notebook for a in APPS} == served - {"start.ipynb"}
+    research = {n for n in served if n.startswith("forskning/")}
+    tiles = {a.notebook for a in APPS}
+    apps = served - research - {"start.ipynb"}
+    assert {n for n in tiles if not n.startswith("forskning/")} == apps
+    # The research notebooks are examples, not apps: one tile opens the first of them.
+    assert tiles & research == {"forskning/forventet_forlop.ipynb"}
+    assert len(research) >= 3
+
+
+def test_research_notebooks_get_no_preheated_kernel():
+    research = {
+        p.relative_to(ROOT / "notebooks").as_posix()
+        for p in (ROOT / "notebooks" / "forskning").glob("*.ipynb")
+    }
+    settings = json.loads((ROOT / "voila.json").read_text())
+    assert set(settings["VoilaKernelManager"]["preheat_denylist"]) == research
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,10 @@ from kor.i18n import catalog
 from kor.trajectories import (
     ExpectedResponse,
     FallbackRule,
+    calibration,
     evaluate_prediction,
     needs_refit,
+    split_episodes,
 )
 
 # Truth of the synthetic data: outcome at session n >= 2 =
@@ -453,3 +455,157 @@ def test_expected_covers_every_row_of_a_generated_session_table():
     )
     scored = sessions.groupby("episode")["outcome"].transform("count") > 0
     assert out.loc[scored.to_numpy(), "p50"].notna().any()
+
+
+# ---------------------------------------------------------------- calibration
+def constant_bands(levels: dict[float, float], *, max_session: int = 20) -> ExpectedResponse:
+    """A fitted model whose band q is the constant ``levels[q]`` at every session n >= 2."""
+    return ExpectedResponse.from_dict(
+        {
+            "format": 1,
+            "method": "quantreg",
+            "quantiles": list(levels),
+            "min_episodes": 1,
+            "max_session": max_session,
+            "end_reasons": ["completed"],
+            "fallback": {},
+            "params": [
+                {"stratum": "pooled", "quantile": q, "const": c, "intake": 0.0, "log_n": 0.0}
+                | {"intake_log_n": 0.0}
+                for q, c in levels.items()
+            ],
+            "strata": {},
+            "groups": [],
+            "fitted_on": "2025-03-01",
+            "n_episodes": 1,
+            "n_sessions": 1,
+        }
+    )
+
+
+def hand_sessions() -> pd.DataFrame:
+    """Two completed episodes (sessions 1..5) and one dropout that must not count."""
+    rows = []
+    outcomes = {
+        1: ("completed", [15.0, 5.0, 15.0, 25.0, 35.0]),
+        2: ("completed", [22.0, 20.0, 12.0, None, 31.0]),
+        3: ("dropout", [10.0, 1.0, 1.0, 1.0, 1.0]),
+    }
+    for episode, (reason, values) in outcomes.items():
+        for no, value in enumerate(values, start=1):
+            rows.append(
+                {
+                    "episode": episode,
+                    "session_no": no,
+                    "outcome": value,
+                    "episode_end": pd.Timestamp("2025-03-01"),
+                    "end_reason": reason,
+                    "age_group": "adult",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_calibration_counts_the_sessions_below_each_band_by_hand():
+    # Bands p10 = 10, p50 = 20, p90 = 30 from session 2 on. Sessions 2-5 of the two
+    # completed episodes (the intake and the missing score left out):
+    #   bucket 2-3: 5, 15 | 20, 12        bucket 4-5: 25, 35 | 31
+    # below 10: 5                          -> 2-3: 1/4, 4-5: 0/3, all: 1/7
+    # below 20: 5, 15, 12 (20 is not below) -> 2-3: 3/4, 4-5: 0/3, all: 3/7
+    # below 30: every 2-3 score, 25         -> 2-3: 4/4, 4-5: 1/3, all: 5/7
+    model = constant_bands({0.1: 10.0, 0.5: 20.0, 0.9: 30.0}, max_session=5)
+    table = calibration(model, hand_sessions(), edges=(2, 4))
+    assert table.columns.tolist() == [
+        "quantile",
+        "session_bucket",
+        "n",
+        "below",
+        "observed",
+        "difference",
+    ]
+    assert table["session_bucket"].cat.categories.tolist() == ["2-3", "4-5", "all"]
+    assert table["quantile"].tolist() == [0.1] * 3 + [0.5] * 3 + [0.9] * 3
+    assert table["n"].tolist() == [4, 3, 7] * 3
+    assert table["below"].tolist() == [1, 0, 1, 3, 0, 3, 4, 1, 5]
+    expected = [1 / 4, 0, 1 / 7, 3 / 4, 0, 3 / 7, 1, 1 / 3, 5 / 7]
+    assert table["observed"].to_numpy() == pytest.approx(expected)
+    assert table["difference"].to_numpy() == pytest.approx(
+        np.array(expected) - table["quantile"].to_numpy()
+    )
+
+
+def test_calibration_keeps_empty_buckets_as_nan_and_does_not_mutate_input():
+    sessions = hand_sessions()
+    before = sessions.copy()
+    model = constant_bands({0.5: 20.0}, max_session=20)
+    table = calibration(model, sessions)
+    pd.testing.assert_frame_equal(sessions, before)
+    assert table["session_bucket"].astype(str).tolist() == ["2-3", "4-6", "7-10", "11-20", "all"]
+    assert table["n"].tolist() == [4, 3, 0, 0, 7]
+    assert np.isnan(table["observed"].iloc[2]) and np.isnan(table["observed"].iloc[3])
+
+
+@pytest.mark.parametrize("edges", [(), (1, 4), (2, 2, 5), (4, 2), (2, 21), (2.5,)])
+def test_calibration_rejects_bad_bucket_edges(edges):
+    model = constant_bands({0.5: 20.0}, max_session=20)
+    with pytest.raises(ValidationError):
+        calibration(model, hand_sessions(), edges=edges)
+
+
+def test_calibration_before_fit_raises():
+    with pytest.raises(ValidationError):
+        calibration(ExpectedResponse(), hand_sessions())
+
+
+def test_model_fitted_on_a_large_sample_is_calibrated_on_held_out_episodes():
+    # 1,000 episodes from the known model: 700 to fit, 300 x 9 = 2,700 held-out sessions.
+    # Tolerances: 0.05 over all 2,700 sessions (the binomial SE is at most 0.010, and the
+    # fit adds its own error); 0.08 per bucket of at least 600 sessions (4 SE of 0.020).
+    train, test = split_episodes(make_sessions(1000, seed=5), train_fraction=0.7, seed=2)
+    model = ExpectedResponse(quantiles=(0.10, 0.25, 0.50, 0.75, 0.90)).fit(train)
+    table = calibration(model, test, edges=(2, 4, 7))  # sessions 2-3, 4-6, 7-10
+    overall = table[table["session_bucket"] == "all"]
+    assert (overall["n"] == 2700).all()
+    assert overall["difference"].abs().max() < 0.05
+    by_bucket = table[table["session_bucket"] != "all"]
+    assert by_bucket["n"].min() >= 600
+    assert by_bucket["difference"].abs().max() < 0.08
+
+
+def test_calibration_shows_a_model_whose_bands_are_too_low():
+    # The held-out clients gain 4 points more than the fitted ones (sd 4): about
+    # Phi(-1) = 16 % of them fall below the median band, not 50 %.
+    model = ExpectedResponse().fit(make_sessions(400, seed=1))
+    test = make_sessions(300, seed=9, first_episode=1001)
+    later = test["session_no"] > 1
+    test.loc[later, "outcome"] = (test.loc[later, "outcome"] + 4.0).clip(upper=40.0)
+    overall = calibration(model, test).query("session_bucket == 'all'").set_index("quantile")
+    assert overall.loc[0.5, "observed"] == pytest.approx(0.16, abs=0.04)
+    assert overall.loc[0.25, "observed"] < 0.10
+
+
+def test_split_episodes_keeps_whole_episodes_apart_and_is_reproducible():
+    sessions = make_sessions(50, seed=3)
+    train, test = split_episodes(sessions, train_fraction=0.7, seed=4)
+    assert train["episode"].nunique() == 35 and test["episode"].nunique() == 15
+    assert not set(train["episode"]) & set(test["episode"])
+    assert len(train) + len(test) == len(sessions)
+    again, _ = split_episodes(sessions, train_fraction=0.7, seed=4)
+    assert again.index.equals(train.index)
+    with pytest.raises(ValidationError):
+        split_episodes(sessions, train_fraction=1.0)
+
+
+def test_calibration_plot_draws_one_line_per_bucket_and_the_diagonal():
+    from kor.plotting import calibration_plot
+
+    model = constant_bands({0.1: 10.0, 0.5: 20.0, 0.9: 30.0}, max_session=20)
+    table = calibration(model, hand_sessions())  # buckets 7-10 and 11-20 are empty
+    ax = calibration_plot(table)
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == [catalog()["trajectories.calibration.ideal"]["nb"], "2-3", "4-6"] + [
+        catalog()["trajectories.calibration.all"]["nb"]
+    ]
+    assert ax.get_xlabel() and ax.get_ylabel()
+    all_line = ax.get_lines()[-1]
+    assert all_line.get_ydata().tolist() == pytest.approx([1 / 7, 3 / 7, 5 / 7])

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -50,7 +51,10 @@ def main() -> None:
     from tests.browser.conftest import chromium_path
 
     env = {k: v for k, v in os.environ.items() if k != "KOR_DATABASE_URL"}
-    env.update(KOR_DATA_DIR=args.data_dir, KOR_USER=args.user, KOR_ROLE=args.role)
+    token = secrets.token_urlsafe(32)  # kor app's login token; each visit logs in with it
+    env.update(
+        KOR_DATA_DIR=args.data_dir, KOR_USER=args.user, KOR_ROLE=args.role, KOR_APP_TOKEN=token
+    )
     port = _free_port()
     log = open(Path(args.data_dir) / "bench-app-ready.log", "w")  # noqa: SIM115
     server = subprocess.Popen(
@@ -76,6 +80,7 @@ def main() -> None:
             for _ in range(args.repeats):
                 time.sleep(args.gap)
                 context = browser.new_context(viewport={"width": 1280, "height": 900})
+                context.request.get(f"{url}/?token={token}")  # the login cookie, no kernel
                 page = context.new_page()
                 start = time.perf_counter()
                 page.goto(f"{url}/voila/render/{args.app}", timeout=120_000)

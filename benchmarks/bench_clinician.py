@@ -8,8 +8,9 @@ cached, default under /tmp). For each it measures, in headless Chromium, over
 
 * ready: ``page.goto`` of ``/voila/render/behandler.ipynb`` until the app's client list
   is filled (selector ``.kor-clinician-ready`` and a list option), for a clinician
-  (``KOR_USER``, own caseload loaded at start) and for the local admin (clinician picker
-  first, then the chosen clinician's list);
+  (``KOR_USER``, own caseload loaded at start) and for an admin (``KOR_ROLE=admin``;
+  clinician picker first, then the chosen clinician's list). Each browser context logs
+  in first with ``kor app``'s token (``KOR_APP_TOKEN``), outside the timing;
 * click-to-confirmation: from the click on «Lagre» with four ORS sliders set until the
   success message shows;
 
@@ -31,6 +32,7 @@ import argparse
 import json
 import os
 import platform
+import secrets
 import shutil
 import socket
 import statistics
@@ -74,8 +76,12 @@ class Server:
         self.port = _free_port()
         env = {k: v for k, v in os.environ.items() if k != "KOR_DATABASE_URL"}
         env.update(KOR_DATA_DIR=str(data_dir), KOR_LANGUAGE="nb", PYTHONUNBUFFERED="1")
+        self.token = secrets.token_urlsafe(32)  # kor app's login token
+        env["KOR_APP_TOKEN"] = self.token
         if user:
             env.update(KOR_USER=user, KOR_ROLE="clinician")
+        else:
+            env.update(KOR_USER="admin", KOR_ROLE="admin")  # the default user is no admin
         self.log = open(data_dir / f"server-{user or 'admin'}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "kor.cli", "app", "--port", str(self.port)],
@@ -108,7 +114,7 @@ class Server:
 
 
 def _browser_runs(
-    url: str, repeats: int, *, admin: bool, first: int, gap: float = 0.0
+    server: Server, repeats: int, *, admin: bool, first: int, gap: float = 0.0
 ) -> dict[str, list[float]]:
     """Page request to ready, and save to confirmation, ``repeats`` times.
 
@@ -130,9 +136,10 @@ def _browser_runs(
         for run in range(repeats):
             time.sleep(gap)
             context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context.request.get(f"{server.url}/?token={server.token}")  # login cookie, no kernel
             page = context.new_page()
             start = time.perf_counter()
-            page.goto(url + APP, timeout=120_000)
+            page.goto(server.url + APP, timeout=120_000)
             page.wait_for_selector(".kor-clinician-ready", timeout=120_000)
             if admin:
                 ready.append(time.perf_counter() - start)
@@ -225,11 +232,11 @@ def main() -> None:
         # a new session per run: clinician saves take list rows 0.., admin rows after them
         with Server(directory, CLINICIAN) as server:
             result["clinician"] = _browser_runs(
-                server.url, args.repeats, admin=False, first=0, gap=args.gap
+                server, args.repeats, admin=False, first=0, gap=args.gap
             )
         with Server(directory, None) as server:
             result["admin"] = _browser_runs(
-                server.url, args.repeats, admin=True, first=args.repeats, gap=args.gap
+                server, args.repeats, admin=True, first=args.repeats, gap=args.gap
             )
         result["in_process"] = _in_process(directory, args.repeats, skip=2 * args.repeats)
         summary = {

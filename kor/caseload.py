@@ -22,7 +22,7 @@ import pandas as pd
 from kor import measures
 from kor.change import episode_change
 from kor.flags import LEVELS, current_flags, evaluate_flags
-from kor.frames import Dataset, require_columns, session_table
+from kor.frames import ITEM_COLUMNS, Dataset, require_columns, session_table
 
 __all__ = [
     "CASELOAD_COLUMNS",
@@ -67,10 +67,7 @@ ENTRY_COLUMNS: tuple[str, ...] = (
     "kind",
     "measurement_id",
     "measure",
-    "item1",
-    "item2",
-    "item3",
-    "item4",
+    *ITEM_COLUMNS,
     "total",
     "version",
 )
@@ -294,7 +291,7 @@ def session_entries(data: Dataset, episode: int) -> pd.DataFrame:
     out["measure"] = out["measure"].astype(object).where(out["measure"].notna(), None)
     out["_k"] = out["kind"].map({"outcome": 0, "alliance": 1}).fillna(2)
     out = out.sort_values(["session_no", "_k"], ascending=[False, True], kind="stable")
-    return out.loc[:, list(ENTRY_COLUMNS)].reset_index(drop=True)
+    return out.reindex(columns=list(ENTRY_COLUMNS)).reset_index(drop=True)
 
 
 def stored_entry(entries: pd.DataFrame, session_id: int, kind: str) -> dict[str, Any] | None:

@@ -62,8 +62,27 @@ def ensure_database(*, load_sample: bool = True, sample_dir: Path | None = None)
         store.close()
 
 
+def _local_user() -> str:
+    """Who the apps act as, with the stored role (the one that counts), or the warning
+    that this user is not stored, so the apps would only say «Ukjent bruker»."""
+    from kor.errors import AccessDenied
+    from kor.store import Store
+
+    store = Store.open()
+    try:
+        actor = store.current_actor()
+    except AccessDenied:
+        return t("cli.app.user_unknown", user=config.local_actor().username)
+    finally:
+        store.close()
+    return t("cli.app.user", user=actor.username, role=t(f"role.{actor.role}"))
+
+
 def _cmd_app(args: argparse.Namespace) -> int:
+    from kor import serve
+
     start = time.perf_counter()
+    token = serve.app_token()  # a bad token file stops here, with a message
     counts = ensure_database(load_sample=not args.no_sample)
     print(
         t(
@@ -77,16 +96,22 @@ def _cmd_app(args: argparse.Namespace) -> int:
     command = [
         sys.executable,
         "-m",
-        "voila",
+        "kor.serve",  # Voilà with the login token and the Host check (kor/serve.py)
         str(apps),
         f"--port={args.port}",
+        "--Voila.port_retries=0",  # the printed address is the one served, or none
         f"--Voila.ip={args.host}",
         "--no-browser",
         "--show_tracebacks=False",
         "--strip_sources=True",
         "--template=kor",  # share/jupyter/voila/templates/kor: the root opens the start page
     ]  # the allow/deny lists of static files are in voila.json (read from the project root)
-    print(t("cli.app.serving", url=f"http://{args.host}:{args.port}/"), flush=True)
+    print(t("cli.app.serving", url=serve.app_url(args.host, args.port, token)))
+    if not os.environ.get("KOR_APP_TOKEN", "").strip():
+        print(t("cli.app.token_file", path=str(serve.token_path())))
+    print(_local_user(), flush=True)
+    os.environ["KOR_APP_TOKEN"] = token  # the environment, not argv: ps shows argv to all
+    os.environ["KOR_ALLOWED_HOSTS"] = ",".join(serve.allowed_hosts(args.allow_host))
     os.environ["KOR_DATA_DIR"] = str(config.data_dir())  # the kernels open this database
     templates = str(project_root() / "share" / "jupyter")
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
@@ -130,13 +155,18 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
+    from kor import fhir
     from kor.io import read_sessions
     from kor.store import Store
 
     store = Store.open(args.database)
     try:
-        rows = read_sessions(args.file)
-        summary = store.import_sessions(_actor(store), rows, source=str(args.file))
+        if fhir.is_bundle_file(args.file):  # JSON: a FHIR Bundle (docs/fhir.md)
+            bundle = fhir.read_bundle(args.file)
+            summary = fhir.import_bundle(store, _actor(store), bundle, source=str(args.file))
+        else:
+            rows = read_sessions(args.file)
+            summary = store.import_sessions(_actor(store), rows, source=str(args.file))
     finally:
         store.close()
     print(
@@ -159,7 +189,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
         rows = store.export_rows(_actor(store), team=args.team)
     finally:
         store.close()
-    write_sessions(rows, args.file)
+    if args.fhir or args.file.suffix.lower() == ".json":  # a FHIR Bundle (docs/fhir.md)
+        from datetime import datetime
+
+        from kor import fhir
+
+        fhir.write_resource(fhir.bundle_from_rows(rows, timestamp=datetime.now()), args.file)
+    else:
+        write_sessions(rows, args.file)
     print(t("cli.export.done", rows=len(rows), path=str(args.file)))
     return 0
 
@@ -184,6 +221,7 @@ EXTENSIONS: tuple[str, ...] = (
     "kor.report",
     "kor.store.backup",
     "kor.research",
+    "kor.fhir",
 )
 
 
@@ -200,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--port", type=int, default=8866)
     app.add_argument("--host", default="127.0.0.1", help=t("cli.app.host"))
     app.add_argument("--no-sample", action="store_true", help=t("cli.app.no_sample"))
+    app.add_argument(
+        "--allow-host", action="append", default=[], metavar="NAME", help=t("cli.app.allow_host")
+    )
     app.set_defaults(func=_cmd_app)
 
     sample = sub.add_parser("sample", help=t("cli.sample.help"), description=t("cli.sample.help"))
@@ -218,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("export", help=t("cli.export.help"), description=t("cli.export.help"))
     exp.add_argument("file", type=Path, help=t("cli.export.file"))
     exp.add_argument("--team", default=None)
+    exp.add_argument("--fhir", action="store_true", help=t("fhir.cli.export"))
     database(exp)
     exp.set_defaults(func=_cmd_export)
 

@@ -6,7 +6,8 @@ Settings (environment first, then defaults):
   root, outside the served ``notebooks/`` folder so no data file can be served).
 * ``KOR_DATABASE_URL``: a SQLAlchemy URL; default the SQLite file ``<data dir>/kor.sqlite``.
   PostgreSQL: ``postgresql+psycopg://user@host:5432/db``.
-* ``KOR_USER`` / ``KOR_ROLE`` / ``KOR_TEAM``: the single local user of the embedded default.
+* ``KOR_USER`` / ``KOR_ROLE`` / ``KOR_TEAM``: the single local user of the embedded default
+  (:func:`local_actor`; without them the sample's team lead, never an admin).
   Under JupyterHub (``JUPYTERHUB_USER`` set) these are ignored and the user's role comes
   from the database (:meth:`kor.store.Store.current_actor`).
 * ``KOR_CONFIG``: a TOML file with a service's settings::
@@ -23,6 +24,9 @@ Settings (environment first, then defaults):
       enabled = true
       [flags.alliance_low]
       threshold = 35.0
+
+      [fhir]                                      # FHIR exchange (kor.fhir, docs/fhir.md)
+      base = "https://fhir.eksempel.kommune.no/kor"
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ __all__ = [
     "data_dir",
     "database_url",
     "local_actor",
+    "DEFAULT_LOCAL_USER",
     "load_service_config",
     "apply_service_config",
 ]
@@ -74,11 +79,31 @@ def database_url() -> str:
     return f"sqlite:///{data_dir() / 'kor.sqlite'}"
 
 
+#: The local user when neither ``KOR_USER`` nor ``KOR_ROLE`` is set: the bundled sample's
+#: team lead of VOP (:data:`kor.sample.STAFF`). Every app but research is theirs, and the
+#: clinician app works for their team's clinicians; an admin is only ever asked for.
+DEFAULT_LOCAL_USER = Actor(username="guro.nesheim", role="team_lead", team="VOP")
+
+
 def local_actor() -> Actor:
-    """The acting user of a single-user installation (the embedded default)."""
-    username = os.environ.get("KOR_USER") or "admin"
-    role = os.environ.get("KOR_ROLE", "admin")
-    return Actor(username=username, role=role, team=os.environ.get("KOR_TEAM") or None)
+    """The acting user of a single-user installation (the embedded default).
+
+    Not an admin unless ``KOR_ROLE=admin``: the apps act as this user for whoever reaches
+    them, so the default must not be the role that grants, reads the audit trail and
+    restores backups. A user that is not admin must be stored (the sample registers its
+    staff); their stored role and team then win over ``KOR_ROLE``/``KOR_TEAM``
+    (:meth:`kor.store.Store.current_actor`). ``KOR_ROLE=admin`` alone acts as ``admin``,
+    which the store registers on first use.
+    """
+    username = os.environ.get("KOR_USER")
+    role = os.environ.get("KOR_ROLE")
+    if not username and not role:
+        return DEFAULT_LOCAL_USER
+    if not username:
+        username = "admin" if role == "admin" else DEFAULT_LOCAL_USER.username
+    return Actor(
+        username=username, role=role or "clinician", team=os.environ.get("KOR_TEAM") or None
+    )
 
 
 def load_service_config(path: str | Path | None = None) -> dict[str, Any]:
@@ -96,7 +121,7 @@ def apply_service_config(settings: dict[str, Any]) -> None:
     """Apply measure settings and licensed wording from a loaded configuration."""
     from kor import flags, i18n, measures
 
-    unknown = set(settings) - {"measures", "wording", "flags"}
+    unknown = set(settings) - {"measures", "wording", "flags", "fhir"}
     if unknown:
         raise ConfigError(f"unknown configuration sections: {sorted(unknown)}")
     try:
@@ -105,3 +130,7 @@ def apply_service_config(settings: dict[str, Any]) -> None:
         raise ConfigError(str(exc)) from None
     i18n.add_overrides(settings.get("wording", {}))
     flags.configure(settings.get("flags", {}))
+    if "fhir" in settings:  # canonical base and identifier systems (kor.fhir.configure)
+        from kor import fhir
+
+        fhir.configure(settings["fhir"])

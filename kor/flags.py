@@ -124,12 +124,16 @@ class Rule:
     id: unique name, also the catalog prefix (``flag.<id>.name/explain/action``).
     kind: one of :data:`KINDS`; level: ``"alert"``, ``"warning"`` or ``"info"``.
     enabled: a disabled rule never fires.
-    threshold: points compared with (rci for no_improvement/deterioration; the alliance
-    limit, drop or item limit for alliance kinds); None = from the measure declaration.
-    by_session: no_improvement only; the session number by which reliable improvement
-    is expected.
-    percentile: not_on_track only; the expected-path percentile (column ``p<percentile>``
-    of the ``expected`` frame).
+    threshold: points compared with (rci for no_improvement/deterioration, ORS 5; the
+    alliance limit 36, drop 1 or item limit 9 for alliance kinds, on the 0-40 total or
+    0-10 item scale); None = from the measure declaration.
+    by_session: no_improvement only; the session number (1-based) by which reliable
+    improvement is expected (3 and 6 by default).
+    percentile: not_on_track only; the expected-path percentile, 0-100 exclusive
+    (column ``p<percentile>`` of the ``expected`` frame; 10 and 25 by default).
+
+    >>> Rule("alliance_low_35", "alliance_low", "warning", threshold=35.0).persistent
+    False
     """
 
     id: str
@@ -417,8 +421,8 @@ def evaluate_flags(
         number it was compared with; see the module docstring for each kind),
         then two columns for :func:`current_flags`: last_session_no (the episode's latest
         session number in ``sessions``) and resolved_session_no (for no_improvement and
-        deterioration: the session that resolved the flag, <NA> while it stands; always
-        <NA> for other kinds). Sorted by episode, session, severity, rule order.
+        deterioration: the session that resolved the flag, ``<NA>`` while it stands; always
+        ``<NA>`` for other kinds). Sorted by episode, session, severity, rule order.
 
     Notes
     -----
@@ -439,6 +443,24 @@ def evaluate_flags(
     * Vectorised (array indexing and cumulative sums per episode, no loop per episode):
       800,000 sessions giving 0.65-1.1 million flags took 0.3-0.5 s CPU when sorted and
       0.65-0.9 s shuffled with an expected frame (2-core development machine).
+
+    References
+    ----------
+    Helsedirektoratet. Sammen om mestring: veileder i lokalt psykisk helsearbeid og
+    rusarbeid for voksne (IS-2076), 2013; KOR section (no improvement: change approach
+    or clinician).
+    Duncan BL, Miller SD, Sparks JA et al. The Session Rating Scale. J Brief Ther
+    2003;3(1):3-12 (alliance below 36).
+    Jacobson NS, Truax P. J Consult Clin Psychol 1991;59(1):12-19.
+    doi:10.1037/0022-006X.59.1.12 (reliable change).
+    Expected-path percentiles (not on track): see :mod:`kor.trajectories`.
+
+    Examples
+    --------
+    >>> from kor import frames, sample
+    >>> flags = evaluate_flags(frames.session_table(sample.generate(50, seed=1)))
+    >>> sorted(set(flags["kind"]) & {"alliance_low", "no_improvement"})
+    ['alliance_low', 'no_improvement']
     """
     rules = service_rules() if rules is None else tuple(rules)
     require_columns(sessions, _SESSION_COLUMNS, where="sessions")

@@ -31,7 +31,7 @@ alliance_min_item   lowest alliance item, 0.0-10.0, NaN if not recorded
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -45,12 +45,24 @@ __all__ = [
     "TABLE_COLUMNS",
     "SESSION_COLUMNS",
     "ITEM_COLUMNS",
+    "CORE_ITEM_COLUMNS",
     "FILE_COLUMNS",
+    "item_columns",
+    "file_columns",
+    "table_columns",
     "Dataset",
     "session_table",
     "read_session_csv",
     "require_columns",
 ]
+
+#: The item columns of the store and the files, ``item1``..``item10``
+#: (:data:`kor.measures.MAX_ITEMS`): a measure fills the first ``len(items)``, the rest
+#: stay NULL / NaN.
+ITEM_COLUMNS: tuple[str, ...] = tuple(f"item{k}" for k in range(1, measures.MAX_ITEMS + 1))
+#: The item columns every measurement frame and file has (the shipped measures have
+#: four items); ``item5``..``item10`` are optional, there when a wider measure is.
+CORE_ITEM_COLUMNS: tuple[str, ...] = ITEM_COLUMNS[:4]
 
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "teams": ("team_id", "code", "name"),
@@ -62,10 +74,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "measurement_id",
         "session_id",
         "measure",
-        "item1",
-        "item2",
-        "item3",
-        "item4",
+        *CORE_ITEM_COLUMNS,
         "total",
         "entered_by",
         "entered_at",
@@ -77,8 +86,8 @@ _DATE_COLUMNS = {
     "measurements": ("entered_at",),
 }
 
-ITEM_COLUMNS: tuple[str, ...] = ("item1", "item2", "item3", "item4")
-#: The import/export file format, one row per measurement (docs/import-format.md).
+#: The import/export file format, one row per measurement (docs/import-format.md);
+#: ``item5``..``item10`` follow ``item4`` when a wider measure is there (:func:`file_columns`).
 FILE_COLUMNS: tuple[str, ...] = (
     "client_code",
     "age_group",
@@ -90,7 +99,7 @@ FILE_COLUMNS: tuple[str, ...] = (
     "session_no",
     "format",
     "measure",
-    *ITEM_COLUMNS,
+    *CORE_ITEM_COLUMNS,
     "total",
 )
 
@@ -112,6 +121,42 @@ SESSION_COLUMNS: tuple[str, ...] = (
     "alliance",
     "alliance_min_item",
 )
+
+
+def item_columns(codes: Iterable[str] | None = None) -> tuple[str, ...]:
+    """The item columns a frame of measurements of ``codes`` needs, at least item1..item4.
+
+    codes: measure codes (an iterable; unknown codes and None are ignored); default every
+    registered measure. Without a measure of more than four items this is
+    :data:`CORE_ITEM_COLUMNS`, so frames and files look as they always did.
+
+    >>> item_columns(["ORS", "SRS"])
+    ('item1', 'item2', 'item3', 'item4')
+    """
+    declared = measures.MEASURES
+    chosen = declared if codes is None else set(codes)
+    widest = max((len(declared[c].items) for c in chosen if c in declared), default=0)
+    return ITEM_COLUMNS[: max(len(CORE_ITEM_COLUMNS), widest)]
+
+
+def file_columns(items: tuple[str, ...] = CORE_ITEM_COLUMNS) -> tuple[str, ...]:
+    """:data:`FILE_COLUMNS` with ``items`` as the item columns (from :func:`item_columns`).
+
+    >>> file_columns(ITEM_COLUMNS)[9:12], file_columns()[-1]
+    (('measure', 'item1', 'item2'), 'total')
+    """
+    at = FILE_COLUMNS.index(CORE_ITEM_COLUMNS[0])
+    return (*FILE_COLUMNS[:at], *items, *FILE_COLUMNS[at + len(CORE_ITEM_COLUMNS) :])
+
+
+def table_columns(name: str, frame: pd.DataFrame) -> list[str]:
+    """:data:`TABLE_COLUMNS` of table ``name`` plus the optional item columns ``frame`` has."""
+    columns = list(TABLE_COLUMNS[name])
+    if name == "measurements":
+        extra = [c for c in ITEM_COLUMNS[len(CORE_ITEM_COLUMNS) :] if c in frame.columns]
+        at = columns.index(CORE_ITEM_COLUMNS[-1]) + 1
+        columns[at:at] = extra
+    return columns
 
 
 def require_columns(frame: pd.DataFrame, columns: tuple[str, ...] | list[str], where: str) -> None:
@@ -154,7 +199,7 @@ class Dataset:
         written = []
         for name, frame in self.tables().items():
             path = directory / f"{name}.csv"
-            out = frame.loc[:, list(TABLE_COLUMNS[name])].copy()
+            out = frame.loc[:, table_columns(name, frame)].copy()
             for col in _DATE_COLUMNS.get(name, ()):
                 fmt = "%Y-%m-%dT%H:%M:%S" if col == "entered_at" else "%Y-%m-%d"
                 out[col] = pd.to_datetime(out[col]).dt.strftime(fmt)
@@ -208,6 +253,16 @@ def session_table(data: Dataset | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     analysis). The outcome and alliance totals are taken from whichever declared measure
     of that kind was recorded for the session; ``alliance_min_item`` is the lowest of
     the alliance measure's items.
+
+    Units and ranges: ``outcome`` and ``alliance`` are totals in points, 0.0-40.0 for
+    the shipped measures (four items of 0.0-10.0), NaN when not recorded;
+    ``alliance_min_item`` 0.0-10.0; ``session_no`` 1-based; dates datetime64. Sorted by
+    episode and session number; the column table is in the module docstring.
+
+    >>> from kor import sample
+    >>> s = session_table(sample.generate(50, seed=1))
+    >>> list(s.columns) == list(SESSION_COLUMNS), float(s["outcome"].max()) <= 40.0
+    (True, True)
     """
     tables = data.tables() if isinstance(data, Dataset) else data
     meas = tables["measurements"]
@@ -219,7 +274,7 @@ def session_table(data: Dataset | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     alliance = meas.loc[is_alliance, ["session_id", "measure", "total"]].rename(
         columns={"measure": "alliance_measure", "total": "alliance"}
     )
-    items = meas.loc[is_alliance, list(ITEM_COLUMNS)]
+    items = meas.loc[is_alliance, [c for c in ITEM_COLUMNS if c in meas.columns]]
     alliance["alliance_min_item"] = items.min(axis=1).to_numpy()
     outcome = outcome.drop_duplicates("session_id", keep="last")
     alliance = alliance.drop_duplicates("session_id", keep="last")

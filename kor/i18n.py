@@ -7,21 +7,32 @@ independently; keys are unique across files), each entry carrying both languages
 
 Norwegian bokmål (``nb``) is the default, English (``en``) the switch. A service
 may load its licensed instrument wording over the shipped short labels with
-:func:`add_overrides` (see :mod:`kor.config`).
+:func:`add_overrides` (see :mod:`kor.config`). A measure plug-in brings its own labels,
+added with :func:`add_entries` (see :func:`kor.measures.register`).
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 
-__all__ = ["LANGUAGES", "t", "set_language", "get_language", "catalog", "add_overrides"]
+__all__ = [
+    "LANGUAGES",
+    "t",
+    "set_language",
+    "get_language",
+    "catalog",
+    "add_overrides",
+    "add_entries",
+]
 
 LANGUAGES = ("nb", "en")
 _state = {"language": os.environ.get("KOR_LANGUAGE", "nb")}
 _overrides: dict[str, dict[str, str]] = {}
+_entries: dict[str, dict[str, str]] = {}  # added by plug-ins, below the overrides
 
 
 @cache
@@ -59,6 +70,19 @@ def add_overrides(entries: dict[str, dict[str, str]]) -> None:
         _overrides.setdefault(key, {}).update(value)
 
 
+def add_entries(entries: Mapping[str, Mapping[str, str]]) -> None:
+    """Add entries the shipped catalog lacks (a plug-in measure's labels).
+
+    A key the shipped catalog defines raises ``ValueError``; overrides
+    (:func:`add_overrides`, licensed wording) still go over the added entries.
+    """
+    clash = sorted(set(entries) & set(catalog()))
+    if clash:
+        raise ValueError(f"catalog key {clash[0]!r} is shipped; a plug-in cannot redefine it")
+    for key, value in entries.items():
+        _entries[key] = dict(value)
+
+
 def t(key: str, *, language: str | None = None, **params: object) -> str:
     """The text for ``key`` in ``language`` (default: current), with ``{params}`` filled.
 
@@ -66,7 +90,7 @@ def t(key: str, *, language: str | None = None, **params: object) -> str:
     suite makes sure no key used in the code is missing.
     """
     lang = language or get_language()
-    entry = catalog().get(key, {})
+    entry = catalog().get(key) or _entries.get(key, {})
     if key in _overrides:
         entry = entry | _overrides[key]
     if not entry:

@@ -391,40 +391,41 @@ def service_indicators(
 
     Returns
     -------
-    DataFrame, one row per group and period that has at least one session in the
-    window, sorted by the grouping columns and period; columns in this order:
+    DataFrame
+        One row per group and period that has at least one session in the
+        window, sorted by the grouping columns and period; columns in this order:
 
-    * the ``by`` columns, then ``period`` (``pandas.Period``) when ``period`` is set;
-    * ``suppressed`` (bool): the row describes fewer than ``min_group`` clients, so
-      every number in it, ``clients`` included, is NA (shown as suppressed, never 0);
-    * ``clients``, ``episodes``, ``sessions`` (Int64): distinct clients and episodes
-      with a session in the group and period, and the number of sessions;
-    * ``episodes_assessable`` (Int64): episodes attributed to the row (see Notes) with
-      an intake and a later outcome score, the base of the change indicators;
-    * ``intake_mean`` (points): mean first outcome score of those episodes;
-    * ``change_mean`` (points): mean latest minus first outcome score;
-    * ``effect_size``: pre-post effect size, ``change_mean`` / SD of intake (ddof=1)
-      within the row (Cohen 1988; Minami et al. 2008);
-    * ``severity_adjusted_change`` (points): mean change after case-mix adjustment
-      for intake severity against the service's own regression (see Notes);
-    * ``severity_adjusted_es``: ``severity_adjusted_change`` / SD of intake over the
-      whole service (one common denominator, as ACORN does);
-    * ``pct_improved``, ``pct_recovered``, ``pct_deteriorated`` (%, 0-100): share of
-      assessable episodes reliably improved (recovered included), recovered
-      (reliable improvement crossing the cut-off), reliably deteriorated
-      (Jacobson & Truax 1991, categories from :func:`kor.change.episode_change`);
-    * ``pct_sessions_with_outcome``, ``pct_sessions_with_alliance`` (%): data
-      completeness, share of sessions with an outcome / alliance score;
-    * ``alliance_mean`` (points): mean alliance total over sessions with one;
-    * ``pct_alliance_low`` (%): share of those sessions under the alliance measure's
-      declared threshold (SRS: 36);
-    * ``alliance_warnings`` (Int64): sessions where a flag rule of kind
-      ``alliance_low`` or ``alliance_drop`` fired (:mod:`kor.flags`, default rules
-      when ``flags`` is None: SRS under 36 or a drop of at least 1 point);
-    * ``dropout_rate`` (%, 0-100): episodes that dropped out and were last seen in the
-      row, as a share of the row's ``episodes``. Dropout: ``end_reason ==
-      "dropout"``, or an open episode with no session for more than
-      ``dropout_days`` before ``today``.
+        * the ``by`` columns, then ``period`` (``pandas.Period``) when ``period`` is set;
+        * ``suppressed`` (bool): the row describes fewer than ``min_group`` clients, so
+          every number in it, ``clients`` included, is NA (shown as suppressed, never 0);
+        * ``clients``, ``episodes``, ``sessions`` (Int64): distinct clients and episodes
+          with a session in the group and period, and the number of sessions;
+        * ``episodes_assessable`` (Int64): episodes attributed to the row (see Notes) with
+          an intake and a later outcome score, the base of the change indicators;
+        * ``intake_mean`` (points): mean first outcome score of those episodes;
+        * ``change_mean`` (points): mean latest minus first outcome score;
+        * ``effect_size``: pre-post effect size, ``change_mean`` / SD of intake (ddof=1)
+          within the row (Cohen 1988; Minami et al. 2008);
+        * ``severity_adjusted_change`` (points): mean change after case-mix adjustment
+          for intake severity against the service's own regression (see Notes);
+        * ``severity_adjusted_es``: ``severity_adjusted_change`` / SD of intake over the
+          whole service (one common denominator, as ACORN does);
+        * ``pct_improved``, ``pct_recovered``, ``pct_deteriorated`` (%, 0-100): share of
+          assessable episodes reliably improved (recovered included), recovered
+          (reliable improvement crossing the cut-off), reliably deteriorated
+          (Jacobson & Truax 1991, categories from :func:`kor.change.episode_change`);
+        * ``pct_sessions_with_outcome``, ``pct_sessions_with_alliance`` (%): data
+          completeness, share of sessions with an outcome / alliance score;
+        * ``alliance_mean`` (points): mean alliance total over sessions with one;
+        * ``pct_alliance_low`` (%): share of those sessions under the alliance measure's
+          declared threshold (SRS: 36);
+        * ``alliance_warnings`` (Int64): sessions where a flag rule of kind
+          ``alliance_low`` or ``alliance_drop`` fired (:mod:`kor.flags`, default rules
+          when ``flags`` is None: SRS under 36 or a drop of at least 1 point);
+        * ``dropout_rate`` (%, 0-100): episodes that dropped out and were last seen in the
+          row, as a share of the row's ``episodes``. Dropout: ``end_reason ==
+          "dropout"``, or an open episode with no session for more than
+          ``dropout_days`` before ``today``.
 
     Notes
     -----

@@ -40,7 +40,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from kor import measures
 from kor.errors import ImportFileError, MissingColumnsError, ValidationError
-from kor.frames import FILE_COLUMNS, ITEM_COLUMNS
+from kor.frames import CORE_ITEM_COLUMNS, FILE_COLUMNS, ITEM_COLUMNS, file_columns, item_columns
 from kor.i18n import t
 from kor.pseudonyms import is_client_code
 
@@ -58,9 +58,12 @@ __all__ = [
     "write_sessions",
 ]
 
-#: File columns in the order :func:`write_sessions` writes them (canonical headers).
+#: File columns in the order :func:`write_sessions` writes them (canonical headers);
+#: ``item5``..``item10`` follow ``item4`` when a measure that wide is in the file.
 COLUMNS: tuple[str, ...] = FILE_COLUMNS
+_ANY_COLUMNS = file_columns(ITEM_COLUMNS)  # with every optional item column
 #: Columns a file must have; in addition ``age_group`` or ``birth_year`` (or both).
+#: ``item5``..``item10`` are optional: needed only by rows of a measure that wide.
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "client_code",
     "team",
@@ -69,9 +72,9 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "session_date",
     "format",
     "measure",
-    *ITEM_COLUMNS,
+    *CORE_ITEM_COLUMNS,
 )
-#: Columns of the frame :func:`read_sessions` returns.
+#: Columns of the frame :func:`read_sessions` returns (item columns as in :data:`COLUMNS`).
 FRAME_COLUMNS: tuple[str, ...] = (*FILE_COLUMNS, "source_row")
 #: Accepted headers per canonical column. Matching ignores case, surrounding space and
 #: the characters space, ``_``, ``-`` and ``.`` (so "Økt nr." matches ``øktnr``).
@@ -86,10 +89,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "session_no": ("session_no", "session_number", "øktnr", "oktnr", "øktnummer"),
     "format": ("format", "økttype"),
     "measure": ("measure", "skjema"),
-    "item1": ("item1", "ledd1"),
-    "item2": ("item2", "ledd2"),
-    "item3": ("item3", "ledd3"),
-    "item4": ("item4", "ledd4"),
+    **{f"item{k}": (f"item{k}", f"ledd{k}") for k in range(1, len(ITEM_COLUMNS) + 1)},
     "total": ("total", "sum", "totalskår"),
 }
 #: Files larger than this are refused before they are read (bytes; 50 MB).
@@ -738,6 +738,13 @@ class _Validation:
         item_sum = np.zeros(self.table.n)
         for k, c in enumerate(ITEM_COLUMNS):
             used = ok_measure & (np.nan_to_num(n_items) > k)
+            if c not in self.has:  # an optional column (item5-item10) the file lacks
+                for i in np.flatnonzero(used):
+                    e = _item_problem(declared[code.iat[i]], k, np.nan, True)
+                    self.problems.at(e.key, i, None, field=e.field, **e.params)
+                self.items_ok &= ~used
+                self.parsed[c] = np.full(self.table.n, np.nan)
+                continue
             number = self.table.spread(c, _to_number(self.table.values[c]))
             places = self.table.spread(c, _decimal_places(self.table.values[c]))
             with np.errstate(invalid="ignore"):
@@ -860,7 +867,8 @@ def read_sessions(
     Returns one row per measurement with :data:`FRAME_COLUMNS`: text columns,
     ``birth_year`` (Int64), ``episode_start``/``session_date`` (datetime64[ns]),
     ``session_no`` (int64; numbered by date within the episode when the file has no
-    such column), ``item1``-``item4`` (float, NaN past the measure's items), ``total``
+    such column), ``item1``-``item4`` (float, NaN past the measure's items; up to
+    ``item10`` when a measure that wide is in the file), ``total``
     (float, computed from the items), ``source_row`` (the spreadsheet row, header = 1).
     ``age_group`` is derived from ``birth_year`` at the episode start where not given.
 
@@ -934,7 +942,7 @@ def read_cells(
     Returns the frame :func:`read_sessions` returns, ``source_row`` = ``rows``; raises
     :class:`~kor.errors.ImportFileError` listing every problem.
     """
-    columns = [c for c in COLUMNS if c in cells.columns]
+    columns = [c for c in _ANY_COLUMNS if c in cells.columns]
     missing = _missing_columns(columns)
     if missing:
         raise ImportFileError(source, [MissingColumnsError(missing, where=source)])
@@ -978,7 +986,8 @@ def _frame(parsed: pd.DataFrame, rows: np.ndarray, numbered: bool) -> pd.DataFra
             "source_row": rows.astype("int64"),
         }
     )
-    return out.loc[:, list(FRAME_COLUMNS)].reset_index(drop=True)
+    items = item_columns(out["measure"].unique())  # past the widest measure's: left out
+    return out.loc[:, [*file_columns(items), "source_row"]].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------
@@ -1025,7 +1034,8 @@ def _prepared(frame: pd.DataFrame) -> dict[str, pd.Series]:
     if missing:
         raise MissingColumnsError(missing, where="frame")
     columns: dict[str, pd.Series] = {}
-    for c in COLUMNS:
+    codes = frame["measure"].dropna().unique() if "measure" in frame.columns else []
+    for c in file_columns(item_columns(codes)):  # none past the widest measure's items
         if c not in frame.columns:
             continue
         if c in _DATE_COLUMNS:

@@ -5,6 +5,11 @@ and session formats it fits, cut-offs and alliance thresholds. One generic engin
 (:func:`score`) validates and sums any declared measure, so adding a measure is one
 :class:`Measure` plus :func:`register`.
 
+Plug-ins: an installed package may declare measures through the entry point group
+``kor.measures`` (:data:`PLUGIN_GROUP`); :func:`load_plugins` registers them when this
+module is first imported, so they appear in the store, the analytics, the entry form
+and the FHIR export without changes here (``docs/plugins.md``).
+
 Licensing: ORS/SRS and variants are copyrighted (Miller & Duncan). We ship only
 their structure and short domain labels (catalog keys ``measure.<CODE>.item.<item>``);
 a service with a licence loads its wording over them as configuration
@@ -28,15 +33,19 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
+from importlib import metadata
 from types import MappingProxyType
 from typing import Literal
 
-from kor.errors import OutOfRangeError, ValidationError
+from kor import i18n
+from kor.errors import ConfigError, OutOfRangeError, ValidationError
 from kor.i18n import t
 
 __all__ = [
     "AGE_GROUPS",
     "FORMATS",
+    "MAX_ITEMS",
+    "PLUGIN_GROUP",
     "Measure",
     "MEASURES",
     "ORS",
@@ -55,29 +64,62 @@ __all__ = [
     "score",
     "check_fits",
     "configure",
+    "load_plugins",
 ]
 
 AGE_GROUPS: tuple[str, ...] = ("under_6", "age_6_12", "age_13_17", "adult")
 FORMATS: tuple[str, ...] = ("individual", "group")
+#: Most items a measure may have: the store and the files keep ``item1``..``item10``.
+MAX_ITEMS: int = 10
+#: Entry point group through which installed packages declare measures (plug-ins).
+PLUGIN_GROUP: str = "kor.measures"
 Kind = Literal["outcome", "alliance"]
 
 
 @dataclass(frozen=True)
 class Measure:
-    """Declaration of one instrument.
+    """Declaration of one instrument (data, not code: :func:`score` is the engine).
 
     code: short code, also the catalog prefix (``measure.<code>.*``).
-    items: item keys in form order; at most four (the store keeps item1..item4).
+    items: item keys in form order; 1 to :data:`MAX_ITEMS` (the store keeps
+    item1..item10).
     kind: ``"outcome"`` (ORS family) or ``"alliance"`` (SRS family).
     given: ``"start"`` or ``"end"`` of the session.
-    age_groups / formats: where the measure fits.
-    item_range: permitted item values; decimals: permitted decimals (1 = millimetres
-    on a 10 cm line).
-    reliable_change: points of total change counted as reliable (outcome measures).
-    cutoffs: clinical cut-off of the total per age group (outcome measures).
+    age_groups / formats: where the measure fits (:data:`AGE_GROUPS`, :data:`FORMATS`).
+    item_range: permitted item values in points, default 0.0-10.0 (the mark on a
+    10 cm visual-analogue line); the total ranges over ``total_range`` (0.0-40.0 for
+    four items). decimals: permitted decimals (1 = millimetres on the line).
+    higher_is_better: direction of the total (True for every shipped measure).
+    reliable_change: points of total change counted as reliable (outcome measures;
+    ORS 5.0).
+    cutoffs: clinical cut-off of the total per age group, points (outcome measures;
+    ORS adult 25, age 13-17 28; CORS 6-12 32).
     alliance_threshold / alliance_drop / item_threshold: alliance warning rules
-    (alliance measures): total below threshold, drop of at least ``alliance_drop``
-    from the previous session, any item below ``item_threshold``.
+    (alliance measures), points: total below threshold (SRS 36), drop of at least
+    ``alliance_drop`` from the previous session (1), any item below ``item_threshold``
+    (9).
+    reference: the validation study the numbers come from.
+    labels: catalog entries the measure brings along (a plug-in has no catalog file),
+    keyed relative to ``measure.<code>.``: ``{"name": {"nb": ..., "en": ...},
+    "item.<item>": {...}}``; :func:`register` adds them, licensed wording from the
+    configuration still goes over them, and keys of the shipped catalog are refused.
+
+    References
+    ----------
+    Miller SD, Duncan BL, Brown J, Sparks JA, Claud DA. The Outcome Rating Scale: a
+    preliminary study of the reliability, validity, and feasibility of a brief visual
+    analog measure. J Brief Ther 2003;2(2):91-100.
+    Duncan BL, Miller SD, Sparks JA et al. The Session Rating Scale: preliminary
+    psychometric properties of a "working" alliance measure. J Brief Ther
+    2003;3(1):3-12.
+
+    Examples
+    --------
+    >>> toy = Measure(code="TOY", items=("a", "b"), kind="outcome", given="start",
+    ...               age_groups=("adult",), item_range=(0.0, 3.0), decimals=0,
+    ...               higher_is_better=False, reliable_change=2.0)
+    >>> toy.total_range
+    (0.0, 6.0)
     """
 
     code: str
@@ -95,14 +137,18 @@ class Measure:
     alliance_drop: float | None = None
     item_threshold: float | None = None
     reference: str = ""
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not 1 <= len(self.items) <= 4:
-            raise ValueError(f"{self.code}: a measure has 1 to 4 items, not {len(self.items)}")
+        if not 1 <= len(self.items) <= MAX_ITEMS:
+            raise ValueError(
+                f"{self.code}: a measure has 1 to {MAX_ITEMS} items, not {len(self.items)}"
+            )
         unknown = set(self.age_groups) - set(AGE_GROUPS)
         if unknown:
             raise ValueError(f"{self.code}: unknown age groups {sorted(unknown)}")
         object.__setattr__(self, "cutoffs", MappingProxyType(dict(self.cutoffs)))
+        object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
 
     @property
     def total_range(self) -> tuple[float, float]:
@@ -133,6 +179,9 @@ ORS = Measure(
     cutoffs={"adult": 25.0, "age_13_17": 28.0},
     reference="Miller SD, Duncan BL, Brown J et al. J Brief Ther 2003;2(2):91-100",
 )
+"""Outcome Rating Scale (ages 13+): four items 0.0-10.0 at the start of a session, total
+0.0-40.0, higher is better; reliable change 5 points; clinical cut-off 25 (adults) and
+28 (13-17). Miller SD, Duncan BL, Brown J et al. J Brief Ther 2003;2(2):91-100."""
 CORS = replace(
     ORS,
     code="CORS",
@@ -154,6 +203,10 @@ SRS = Measure(
     item_threshold=9.0,
     reference="Duncan BL, Miller SD, Sparks JA et al. J Brief Ther 2003;3(1):3-12",
 )
+"""Session Rating Scale (ages 13+, individual sessions): four items 0.0-10.0 at the end
+of a session, total 0.0-40.0; alliance warning below 36, a drop of 1 point or more, or
+(optional rule) any item below 9. Duncan BL, Miller SD, Sparks JA et al. J Brief Ther
+2003;3(1):3-12."""
 CSRS = replace(
     SRS,
     code="CSRS",
@@ -171,12 +224,28 @@ GSRS = replace(
 
 _DEFAULTS = (ORS, CORS, YCORS, SRS, CSRS, YCSRS, GSRS)
 MEASURES: dict[str, Measure] = {m.code: m for m in _DEFAULTS}
+"""The registry: code -> :class:`Measure`, in registration order (ORS, CORS, YCORS, SRS,
+CSRS, YCSRS, GSRS shipped). Change it with :func:`register` / :func:`unregister`."""
 
 
 def register(measure: Measure, *, replace_existing: bool = False) -> Measure:
-    """Add a measure declaration (or, with ``replace_existing``, change one)."""
+    """Add a measure declaration (or, with ``replace_existing``, change one); returns it.
+
+    From then on :func:`score` validates it, :func:`measure_for` may pick it, and the
+    analytics read its ``reliable_change``, ``cutoffs`` and alliance thresholds. A code
+    already registered raises ``ValueError`` unless ``replace_existing``. Its labels are
+    catalog keys ``measure.<code>.name`` / ``measure.<code>.item.<item>``.
+
+    >>> from dataclasses import replace
+    >>> strict = register(replace(ORS, reliable_change=6.0), replace_existing=True)
+    >>> get("ORS").reliable_change
+    6.0
+    >>> _ = register(ORS, replace_existing=True)  # back to the shipped declaration
+    """
     if measure.code in MEASURES and not replace_existing:
         raise ValueError(f"measure {measure.code!r} is already registered")
+    if measure.labels:
+        i18n.add_entries({f"measure.{measure.code}.{k}": v for k, v in measure.labels.items()})
     MEASURES[measure.code] = measure
     return measure
 
@@ -307,10 +376,14 @@ def configure(settings: Mapping[str, Mapping[str, object]]) -> None:
     """Apply a service's settings to the declared measures.
 
     settings: measure code -> field overrides, e.g.
-    ``{"ORS": {"reliable_change": 6.0, "cutoffs": {"adult": 25.0}}}``.
+    ``{"ORS": {"reliable_change": 6.0, "cutoffs": {"adult": 25.0}}}``. ``age_groups``
+    narrows where a measure is given, so that a plug-in measure declared for the same
+    age group takes its place in the entry form (:func:`measure_for` picks the first
+    that fits): ``{"ORS": {"age_groups": ["age_13_17"]}}``.
     Unknown measures or fields raise ``ValueError`` naming them.
     """
     allowed = {
+        "age_groups",
         "reliable_change",
         "cutoffs",
         "alliance_threshold",
@@ -325,4 +398,62 @@ def configure(settings: Mapping[str, Mapping[str, object]]) -> None:
             raise ValueError(
                 f"measure {code}: cannot configure {sorted(bad)}; allowed {sorted(allowed)}"
             )
-        MEASURES[code] = replace(MEASURES[code], **overrides)  # type: ignore[arg-type]
+        fields = dict(overrides)
+        if "age_groups" in fields:  # TOML gives a list; the declaration holds a tuple
+            fields["age_groups"] = tuple(fields["age_groups"])
+        MEASURES[code] = replace(MEASURES[code], **fields)  # type: ignore[arg-type]
+
+
+_PLUGINS: dict[str, tuple[str, ...]] = {}  # entry point name -> codes it registered
+
+
+def load_plugins() -> list[Measure]:
+    """Register the measures that installed packages declare (entry points ``kor.measures``).
+
+    Each entry point names a :class:`Measure`, a list of them, or a callable returning
+    either, e.g. in the plug-in's ``pyproject.toml``::
+
+        [project.entry-points."kor.measures"]
+        demo = "kor_phq_demo:MEASURE"
+
+    Called once when :mod:`kor.measures` is imported; calling it again loads only entry
+    points not loaded yet. Returns the measures newly registered. A plug-in that cannot
+    be imported, names something else than measures, or declares a code already
+    registered (a shipped measure or another plug-in's) raises
+    :class:`~kor.errors.ConfigError` naming the entry point: a service whose data may
+    hold that measure should not start without it.
+    """
+    found: list[Measure] = []
+    for ep in metadata.entry_points(group=PLUGIN_GROUP):
+        name = f"{ep.name} = {ep.value}"
+        if name in _PLUGINS:
+            continue
+        where = f"measure plug-in {name!r} (entry point group {PLUGIN_GROUP!r})"
+        try:
+            declared = ep.load()
+            if callable(declared):
+                declared = declared()
+        except Exception as e:  # any failure of foreign code, reported as one error
+            raise ConfigError(f"{where} failed to load: {type(e).__name__}: {e}") from e
+        if isinstance(declared, Measure):
+            declared = [declared]
+        if (
+            not isinstance(declared, list | tuple)
+            or not declared
+            or not all(isinstance(m, Measure) for m in declared)
+        ):
+            raise ConfigError(f"{where} must give a kor.measures.Measure or a list of them")
+        for m in declared:
+            if m.code in MEASURES:
+                raise ConfigError(f"{where} declares measure {m.code!r}, already registered")
+        for m in declared:
+            try:
+                register(m)
+            except ValueError as e:
+                raise ConfigError(f"{where}: {e}") from e
+        _PLUGINS[name] = tuple(m.code for m in declared)
+        found += declared
+    return found
+
+
+load_plugins()

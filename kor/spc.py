@@ -605,6 +605,20 @@ def control_chart(
     doi:10.1371/journal.pone.0113825). Parts with fewer than 10 useful points give a
     :class:`~kor.errors.KorStatisticalWarning`.
 
+    Units: ``y``, ``cl``, ``lcl`` and ``ucl`` are in the units of the input (ORS points,
+    a proportion 0-1 for a P chart, a count for C) times ``multiply`` (100 gives %).
+    Shewhart limits are ``cl ± 3 sigma``; sigma per chart as qicharts2 computes it
+    (Montgomery's equations), e.g. the I chart's ``mean moving range / 1.128``.
+
+    References
+    ----------
+    Anhøj J, Olesen AV. Run charts revisited: a simulation study of run chart rules for
+    detection of non-random variation in health care processes. PLoS One
+    2014;9(11):e113825. doi:10.1371/journal.pone.0113825
+    Montgomery DC. Introduction to Statistical Quality Control. Wiley; chapters 6-7.
+    Nelson LS. Control charts for individual measurements. J Qual Technol
+    1982;14(3):172-173.
+
     Examples
     --------
     >>> cc = control_chart(y=[3, 5, 4, 6, 5, 7, 6, 8, 7, 9, 8, 10], chart="run")

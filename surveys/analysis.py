@@ -196,6 +196,11 @@ def item_summary(
     Returns ``*by``, ``question``, ``section``, ``n`` (scored answers), ``n_no_opinion``,
     ``mean``, ``sd``, ``median``, ``pct_agree`` (share of scored answers in the top two
     options of a Likert item, NA for other scales) and ``suppressed`` (n < ``min_n``).
+
+    Units: ``mean``, ``sd`` (ddof=1) and ``median`` in scale points (1-5 Likert, 0-10
+    range); ``pct_agree`` in %, 0-100. «Vet ikke»/«ikke aktuelt» are counted in
+    ``n_no_opinion``, never scored. Descriptive only; for tests see :func:`gaps` and
+    :func:`changes`.
     """
     by = list(by)
     scored = score_answers(answers, form)
@@ -298,6 +303,15 @@ def compare_groups(
     ``prob_superiority`` = P(A > B) + ½P(A = B) with CI; Brunner-Munzel ``p_value``;
     ``p_adjusted`` (Holm, over the non-suppressed rows); ``significant`` (p_adjusted <
     alpha); ``suppressed`` when either group has fewer than ``min_n`` scores.
+
+    References
+    ----------
+    Brunner E, Munzel U. Biom J 2000;42(1):17-25.
+    doi:10.1002/(SICI)1521-4036(200001)42:1<17::AID-BIMJ17>3.0.CO;2-U
+    Welch BL. The generalization of "Student's" problem when several different
+    population variances are involved. Biometrika 1947;34(1-2):28-35.
+    doi:10.1093/biomet/34.1-2.28
+    Holm S. Scand J Stat 1979;6(2):65-70.
     """
     rows = []
     for name, a, b in pairs:
@@ -356,6 +370,30 @@ def gaps(
     ``gap``, ``ci_low``, ``ci_high``, ``prob_superiority`` (P(staff > user) + ½ ties) with
     ``ps_ci_low``/``ps_ci_high``, ``p_value`` (Brunner-Munzel), ``p_adjusted`` (Holm across
     the pairs), ``significant``, ``suppressed``. Form order.
+
+    Units: means, ``gap`` and its Welch CI (level ``1 - alpha``) are in scale points of
+    the question (1-5 for the Likert items, 0-10 for a range), so ``gap`` lies in -4..4
+    on a Likert item; ``prob_superiority`` and its CI are probabilities 0-1 (0.5 = no
+    difference); p-values 0-1. A pair where either group has fewer than ``min_n``
+    scored answers is ``suppressed`` (its statistics NA). See :func:`compare_groups`.
+
+    References
+    ----------
+    Brunner E, Munzel U. Biom J 2000;42(1):17-25.
+    doi:10.1002/(SICI)1521-4036(200001)42:1<17::AID-BIMJ17>3.0.CO;2-U
+    Welch BL. The generalization of "Student's" problem when several different
+    population variances are involved. Biometrika 1947;34(1-2):28-35.
+    doi:10.1093/biomet/34.1-2.28
+    Holm S. Scand J Stat 1979;6(2):65-70.
+
+    Examples
+    --------
+    >>> from surveys.sample import generate
+    >>> s = generate()
+    >>> a = s.answers.rename(columns={"response": "response_id", "value": "value_text"})
+    >>> g = gaps(a, s.form, round="baseline")
+    >>> g.loc[g["significant"], "question"].tolist()
+    ['u_info_service']
     """
     data = answers if round is None else answers[answers["round"] == round]
     scored = score_answers(data, form)
@@ -424,6 +462,28 @@ def changes(
     ``mean_after``, ``change``, ``ci_low``, ``ci_high``, ``prob_superiority`` (P(after >
     before) + ½ ties) with CI, ``p_value`` (Brunner-Munzel), ``p_adjusted`` (Holm),
     ``significant``, ``suppressed``.
+
+    Units: means, ``change`` and its Welch CI are in scale points (1-5 Likert, 0-10
+    range); ``prob_superiority`` is a probability 0-1 (0.5 = no change). ``before`` /
+    ``after`` name values of the ``round`` column.
+
+    References
+    ----------
+    Brunner E, Munzel U. Biom J 2000;42(1):17-25.
+    doi:10.1002/(SICI)1521-4036(200001)42:1<17::AID-BIMJ17>3.0.CO;2-U
+    Welch BL. The generalization of "Student's" problem when several different
+    population variances are involved. Biometrika 1947;34(1-2):28-35.
+    doi:10.1093/biomet/34.1-2.28
+    Holm S. Scand J Stat 1979;6(2):65-70.
+
+    Examples
+    --------
+    >>> from surveys.sample import generate
+    >>> s = generate()
+    >>> a = s.answers.rename(columns={"response": "response_id", "value": "value_text"})
+    >>> c = changes(a, s.form)
+    >>> c.loc[c["significant"], "question"].tolist()
+    ['u_heard']
     """
     scored = score_answers(answers[answers["respondent"] == respondent], form)
     triples = []

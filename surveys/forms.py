@@ -142,7 +142,24 @@ class Section:
 
 @dataclass(frozen=True)
 class Questionnaire:
-    """A validated form: questions in order, sections, choice lists, settings."""
+    """A validated form: questions in order, sections, choice lists, settings.
+
+    Built by :func:`read_form` (or :func:`default_form`), never by hand: reading
+    checks the supported XLSForm subset (module docstring). Attributes: ``form_id``
+    and ``version`` (the ``settings`` sheet), ``titles`` (language -> title),
+    ``questions`` (:class:`Question`, form order), ``sections`` (one per group, the
+    themes comments are coded to), ``choices`` (list name -> :class:`Choice`; a choice
+    whose name is a number scores that number, e.g. 1-5 on a Likert item, and
+    «vet ikke»/«ikke aktuelt» score nothing). Serialise with :meth:`to_json` /
+    :meth:`from_json`.
+
+    References: XLSForm specification, https://xlsform.org (the subset used by
+    KoboToolbox and ODK).
+
+    >>> form = default_form()
+    >>> form.pairs()[0], form.is_likert("u_heard")
+    (('u_access_speed', 's_access_speed'), True)
+    """
 
     form_id: str
     version: str

@@ -361,6 +361,11 @@ def build_report(
 
     answers: :meth:`kor.store.Store.survey_answers` of the round (and the previous one);
     comments: :meth:`kor.store.Store.survey_comments`; unapproved ones are dropped here.
+    min_n: groups with fewer scored answers are suppressed (default 5) in every table
+    and chart. Returns a :class:`DialogueReport` (render with ``to_html()`` /
+    ``to_pdf()``) whose tables come from :func:`surveys.analysis.item_summary`,
+    :func:`~surveys.analysis.gaps` and :func:`~surveys.analysis.changes` (Welch CI,
+    Brunner-Munzel test, Holm adjustment: see their references), in scale points.
     """
     lang = language or get_language()
     this = answers[answers["round"] == round]

@@ -275,6 +275,9 @@ def test_archive_rows_are_typed_json_the_same_for_both_databases(store, tmp_path
     kb.backup(store, ADMIN, archive)
     with zipfile.ZipFile(archive) as z:
         lines = z.read("tables/measurement.jsonl").decode().splitlines()
-    first = json.loads(lines[0])
-    assert isinstance(first[0], int) and isinstance(first[4], float)
-    assert datetime.fromisoformat(first[-2])  # entered_at as ISO text
+    columns = next(
+        t["columns"] for t in kb.read_manifest(archive)["tables"] if t["name"] == "measurement"
+    )
+    first = dict(zip(columns, json.loads(lines[0]), strict=True))
+    assert isinstance(first["id"], int) and isinstance(first["item2"], float)
+    assert datetime.fromisoformat(first["entered_at"])  # entered_at as ISO text

@@ -115,3 +115,13 @@ def test_unexpected_failure_prints_no_traceback(env, tmp_path):
     )
     assert result.returncode in (1, 2)
     assert "Traceback" not in result.stderr
+
+
+def test_kor_app_says_who_the_apps_act_as_and_warns_of_an_unstored_user(env, monkeypatch):
+    from kor.cli import _local_user
+    from kor.i18n import t
+
+    assert _local_user() == t("cli.app.user", user="admin", role=t("role.admin"))
+    monkeypatch.delenv("KOR_USER")
+    monkeypatch.delenv("KOR_ROLE")  # the default, the sample's team lead: not in this database
+    assert _local_user() == t("cli.app.user_unknown", user="guro.nesheim")

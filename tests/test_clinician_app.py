@@ -309,6 +309,9 @@ def test_factory_defaults_to_the_configured_store_and_user(tmp_path, monkeypatch
     monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
     monkeypatch.delenv("KOR_USER", raising=False)
     monkeypatch.delenv("KOR_ROLE", raising=False)
+    store = Store.open()  # the sample registers the default local user (its team lead)
+    store.load_dataset(SYSTEM, Dataset.read_csv(ROOT / "data" / "sample"))
+    store.close()
     widget = clinician_app()
     assert "kor-clinician" in widget._dom_classes
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kor import config, flags, i18n, measures
-from kor.errors import ConfigError
+from kor.access import Actor
+from kor.errors import ConfigError, ValidationError
 
 SERVICE_TOML = """
 [measures.ORS]
@@ -82,3 +83,38 @@ def test_unknown_sections_and_bad_files_are_refused_clearly(tmp_path, restore):
         config.load_service_config(bad)
     with pytest.raises(ConfigError):
         config.apply_service_config({"flags": {"no_such_rule": {"enabled": True}}})
+
+
+def test_the_default_local_user_is_the_samples_team_lead_not_an_admin(monkeypatch):
+    from kor.sample import STAFF
+
+    for name in ("KOR_USER", "KOR_ROLE", "KOR_TEAM"):
+        monkeypatch.delenv(name, raising=False)
+    actor = config.local_actor()
+    assert actor.role != "admin"
+    assert (actor.username, actor.role, actor.team) in {(s[0], s[2], s[3]) for s in STAFF}
+    assert actor.role == "team_lead"  # the clinician, dashboard, BSB, cycle and overview apps
+
+
+def test_an_admin_is_only_asked_for_and_a_named_user_defaults_to_clinician(monkeypatch):
+    for name in ("KOR_USER", "KOR_ROLE", "KOR_TEAM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KOR_ROLE", "admin")
+    assert config.local_actor() == Actor("admin", "admin")
+    monkeypatch.setenv("KOR_USER", "terje.moen")
+    assert config.local_actor() == Actor("terje.moen", "admin")
+    monkeypatch.delenv("KOR_ROLE")
+    monkeypatch.setenv("KOR_USER", "ingrid.berg")
+    assert config.local_actor().role == "clinician"  # the stored role wins in the store
+
+
+def test_a_service_narrows_where_a_shipped_measure_is_given(tmp_path, restore):
+    path = tmp_path / "tjeneste.toml"
+    path.write_text('[measures.ORS]\nage_groups = ["age_13_17"]\n', encoding="utf-8")
+    config.apply_service_config(config.load_service_config(path))
+    assert measures.get("ORS").age_groups == ("age_13_17",)
+    with pytest.raises(ValidationError):  # adults: no outcome measure left
+        measures.measure_for("outcome", "adult")
+    path.write_text('[measures.ORS]\nage_groups = ["grownups"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError):
+        config.apply_service_config(config.load_service_config(path))

@@ -105,7 +105,7 @@ def test_dtypes_of_returned_frame():
     assert str(frame["birth_year"].dtype) == "Int64"
     assert frame["episode_start"].dtype == "datetime64[ns]"
     assert frame["session_date"].dtype == "datetime64[ns]"
-    for c in (*kio.ITEM_COLUMNS, "total"):
+    for c in (*kio.ITEM_COLUMNS[:4], "total"):  # item5-item10: only for wider measures
         assert frame[c].dtype == np.float64
     assert frame["source_row"].dtype == np.int64
 
@@ -689,3 +689,56 @@ def test_garbage_under_a_valid_header_raises_only_import_file_error(tmp_path, bo
         assert error.problems
     else:  # whatever gets through is valid
         assert frame["total"].between(0, 40).all()
+
+
+# --- measures with more than four items (item5-item10 optional) --------------------------
+
+
+@pytest.fixture
+def six_items():
+    from kor import measures
+
+    wide = measures.Measure(
+        code="WIDE6",
+        items=tuple("abcdef"),
+        kind="outcome",
+        given="start",
+        age_groups=("adult",),
+        item_range=(0.0, 3.0),
+        decimals=0,
+        higher_is_better=False,
+        reliable_change=3.0,
+    )
+    measures.register(wide)
+    yield wide
+    measures.unregister("WIDE6")
+
+
+def test_a_six_item_measure_uses_item5_and_item6_and_no_more(tmp_path, six_items):
+    path = tmp_path / "wide.csv"
+    path.write_text(
+        "klient;aldersgruppe;team;behandler;forløpsstart;dato;format;skjema;"
+        "ledd1;ledd2;ledd3;ledd4;ledd5;ledd6\n"
+        "K001;voksen;VOP;ingrid;05.01.2025;05.01.2025;individuell;WIDE6;1;2;3;0;1;2\n"
+        "K001;voksen;VOP;ingrid;05.01.2025;05.01.2025;individuell;SRS;9;9;9;9;;\n",
+        encoding="utf-8",
+    )
+    frame = read(path)
+    assert [c for c in frame.columns if c.startswith("item")] == [f"item{k}" for k in range(1, 7)]
+    assert frame["total"].tolist() == [9.0, 36.0] and np.isnan(frame.loc[1, "item5"])
+    header = kio.write_sessions(frame, tmp_path / "out.csv").read_text("utf-8-sig").splitlines()
+    assert header[0].endswith(";item4;item5;item6;total")
+    pd.testing.assert_frame_equal(
+        read(tmp_path / "out.csv").drop(columns="source_row"), frame.drop(columns="source_row")
+    )
+
+
+def test_a_six_item_measure_without_its_item6_column_names_the_missing_item(tmp_path, six_items):
+    path = tmp_path / "short.csv"
+    path.write_text(
+        "klient;aldersgruppe;team;behandler;forløpsstart;dato;format;skjema;"
+        "ledd1;ledd2;ledd3;ledd4;ledd5\n"
+        "K001;voksen;VOP;ingrid;05.01.2025;05.01.2025;individuell;WIDE6;1;2;3;0;1\n",
+        encoding="utf-8",
+    )
+    assert problems_of(path) == [(2, None, "error.missing_item")]

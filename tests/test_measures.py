@@ -176,6 +176,6 @@ def test_a_new_measure_is_one_declaration_and_works_end_to_end(store, small_serv
 
 def test_declarations_refuse_impossible_shapes():
     with pytest.raises(ValueError):
-        replace(ORS, items=("a", "b", "c", "d", "e"))
+        replace(ORS, items=tuple(f"i{k}" for k in range(measures.MAX_ITEMS + 1)))
     with pytest.raises(ValueError):
         replace(ORS, age_groups=("pensioner",))

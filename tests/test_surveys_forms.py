@@ -8,7 +8,7 @@ import pytest
 from openpyxl import Workbook
 
 from kor.errors import FormError
-from surveys.default_form import write_default_form
+from surveys.default_workbook import write_default_form
 from surveys.forms import (
     DEFAULT_FORM_PATH,
     InvalidFormError,

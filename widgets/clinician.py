@@ -74,13 +74,14 @@ def _missing(x: Any) -> bool:
 
 
 class _Form:
-    """Four large sliders for one measure kind, with 'not yet set' kept apart from 0.0."""
+    """Large sliders for one measure kind, one per item of the measure (up to
+    :data:`kor.measures.MAX_ITEMS`), with 'not yet set' kept apart from 0.0."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.measure: measures.Measure | None = None
         self.title = w.HTML()
-        self.sliders = [
+        self.pool = [  # one slider per possible item; the measure's are shown
             w.FloatSlider(
                 min=0.0,
                 max=10.0,
@@ -91,16 +92,16 @@ class _Form:
                 continuous_update=False,
                 layout=w.Layout(width="100%", height="52px"),
             )
-            for _ in range(4)
+            for _ in range(measures.MAX_ITEMS)
         ]
-        self.labels = [w.HTML() for _ in range(4)]
-        self.touched = [False] * 4
+        self.labels = [w.HTML() for _ in self.pool]
+        self.touched = [False] * len(self.pool)
         self.baseline: list[float] | None = None  # the stored values, when correcting
         self.clear_button = w.Button(layout=w.Layout(width="auto", min_height="40px"))
         self.clear_button.add_class(f"kor-clear-{kind}")
         self._loading = False
         rows = []
-        for i, (label, slider) in enumerate(zip(self.labels, self.sliders, strict=True)):
+        for i, (label, slider) in enumerate(zip(self.labels, self.pool, strict=True)):
             slider.add_class("kor-slider")
             slider.add_class(f"kor-{kind}-{i + 1}")
             slider.observe(self._touch(i), names="value")
@@ -121,7 +122,7 @@ class _Form:
         return handler
 
     def _style(self, i: int) -> None:
-        slider = self.sliders[i]
+        slider = self.pool[i]
         if self.touched[i]:
             slider.remove_class("kor-untouched")
         else:
@@ -139,6 +140,16 @@ class _Form:
         """Show ``measure``'s item labels (a child gets the child form's labels)."""
         self.measure = measure
         self.title.value = f"<h3 style='margin:4px 0'>{html.escape(heading)}</h3>"
+        low, high = measure.item_range
+        self._loading = True  # a range change moving a value is not the user's touch
+        try:
+            for slider in self.pool:
+                with slider.hold_trait_notifications():
+                    slider.min, slider.max = low, high
+                    slider.step = 10.0**-measure.decimals
+                    slider.readout_format = f".{measure.decimals}f"
+        finally:
+            self._loading = False
         for i, row in enumerate(self.rows):
             row.layout.display = None if i < len(measure.items) else "none"
             self._label(i)
@@ -148,7 +159,7 @@ class _Form:
         """Put values on the sliders without counting them as touched by the user."""
         self._loading = True
         try:
-            for i, slider in enumerate(self.sliders):
+            for i, slider in enumerate(self.pool):
                 slider.value = float(values[i]) if i < len(values) else 0.0
                 self.touched[i] = bool(touched[i]) if i < len(touched) else False
                 self._style(i)
@@ -158,7 +169,8 @@ class _Form:
 
     def clear(self) -> None:
         """Back to 'not set' (and nothing stored to compare with)."""
-        self.set([0.0] * 4, [False] * 4, None)
+        low = self.measure.item_range[0] if self.measure else 0.0
+        self.set([low] * len(self.pool), [False] * len(self.pool), None)
 
     def load(self, values: dict[str, float]) -> None:
         """Show stored values (a correction starts from them)."""
@@ -167,11 +179,17 @@ class _Form:
         self.set(vals, [True] * len(vals), vals)
 
     @property
+    def sliders(self) -> list[w.FloatSlider]:
+        """The sliders of the measure's items, in form order (the others are hidden)."""
+        return self.pool[: self.n_items]
+
+    @property
     def n_items(self) -> int:
         return len(self.measure.items) if self.measure else 4
 
     def current(self) -> list[float]:
-        return [round(float(s.value), 1) for s in self.sliders[: self.n_items]]
+        decimals = self.measure.decimals if self.measure else 1
+        return [round(float(s.value), decimals) for s in self.sliders]
 
     @property
     def dirty(self) -> bool:
@@ -198,7 +216,7 @@ class _Form:
 
     def draft(self) -> dict[str, Any]:
         return {
-            "values": [float(s.value) for s in self.sliders],
+            "values": [float(s.value) for s in self.pool],
             "touched": list(self.touched),
             "baseline": self.baseline,
         }

@@ -43,7 +43,14 @@ from kor.errors import (
     StoreError,
     ValidationError,
 )
-from kor.frames import FILE_COLUMNS, ITEM_COLUMNS, TABLE_COLUMNS, Dataset, session_table
+from kor.frames import (
+    ITEM_COLUMNS,
+    Dataset,
+    file_columns,
+    item_columns,
+    session_table,
+    table_columns,
+)
 from kor.pseudonyms import check_client_code, is_client_code
 from kor.store import schema
 from kor.store.acting import verify_actors
@@ -54,7 +61,8 @@ from kor.store.surveys import SurveyStoreMixin
 
 __all__ = ["Store", "ImportSummary", "EXPORT_COLUMNS", "open_store"]
 
-EXPORT_COLUMNS: tuple[str, ...] = FILE_COLUMNS
+#: Columns of :meth:`Store.export_rows`: the file format with every item column.
+EXPORT_COLUMNS: tuple[str, ...] = file_columns(ITEM_COLUMNS)
 _WRITE_ROLES = ("clinician", "team_lead", "admin")
 _MIGRATION_LOCK = threading.Lock()
 
@@ -585,7 +593,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
             measure = measures.get(row.measure)
             scored = self._score_all({measure.code: values}, ep.age_group, row.format)[measure.code]
             items = dict(zip(ITEM_COLUMNS, [scored[i] for i in measure.items], strict=False))
-            old = {c: getattr(row, c) for c in (*ITEM_COLUMNS, "total")}
+            old = {c: getattr(row, c) for c in (*items, "total")}
             done = conn.execute(
                 schema.measurement.update()
                 .where(
@@ -852,16 +860,14 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
                     continue
                 items = [
                     None if pd.isna(v) else float(v)
-                    for v in (rec.item1, rec.item2, rec.item3, rec.item4)
+                    for v in (getattr(rec, c, None) for c in ITEM_COLUMNS)
                 ]
                 old = stored.get((ses.id, rec.measure))
                 if old is not None:
                     same = all(
                         (a is None and b is None)
                         or (a is not None and b is not None and abs(a - b) < 1e-9)
-                        for a, b in zip(
-                            items, [old.item1, old.item2, old.item3, old.item4], strict=True
-                        )
+                        for a, b in zip(items, [getattr(old, c) for c in ITEM_COLUMNS], strict=True)
                     )
                     if same:
                         unchanged += 1
@@ -884,9 +890,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
                         "version": 1,
                     }
                 )
-                stored[(ses.id, rec.measure)] = _Row(
-                    item1=items[0], item2=items[1], item3=items[2], item4=items[3]
-                )
+                stored[(ses.id, rec.measure)] = _Row(**dict(zip(ITEM_COLUMNS, items, strict=True)))
                 added["measurements"] += 1
             if problems:
                 raise ImportFileError(source, sorted(problems, key=lambda p: p.row or 0))
@@ -1019,7 +1023,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
             "measurements": sa.select(
                 m.c.session_id,
                 m.c.measure,
-                *[m.c[col] for col in ITEM_COLUMNS],
+                *[m.c[col] for col in item_columns()],  # those the registered measures use
                 m.c.total,
                 *(
                     []
@@ -1060,7 +1064,8 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
         return frames
 
     def export_rows(self, actor: Actor, **filters: Any) -> pd.DataFrame:
-        """Measurements in the import/export file format (:data:`EXPORT_COLUMNS`)."""
+        """Measurements in the import/export file format (:data:`EXPORT_COLUMNS`; the items
+        past each measure's are NaN, and :func:`kor.io.write_sessions` leaves them out)."""
         ds = self.dataset(actor, **filters)
         m = ds.measurements.merge(ds.sessions, on="session_id")
         m = m.merge(ds.episodes, on="episode_id", suffixes=("", "_ep"))
@@ -1079,7 +1084,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
                 "session_no": m["number"],
                 "format": m["format"],
                 "measure": m["measure"],
-                **{c: m[c] for c in ITEM_COLUMNS},
+                **{c: m[c] if c in m.columns else float("nan") for c in ITEM_COLUMNS},
                 "total": m["total"],
             }
         )
@@ -1180,7 +1185,7 @@ def _records(frame: pd.DataFrame, name: str) -> list[dict[str, Any]]:
         "sessions": {"session_id": "id"},
         "measurements": {"measurement_id": "id"},
     }[name]
-    out = frame.loc[:, list(TABLE_COLUMNS[name])].rename(columns=rename).copy()
+    out = frame.loc[:, table_columns(name, frame)].rename(columns=rename).copy()
     if name == "users":
         out["active"] = True
     if name in ("episodes",):

@@ -100,6 +100,8 @@ measurement = Table(
     Column("entered_by", ForeignKey("app_user.id"), nullable=False),
     Column("entered_at", DateTime, nullable=False),
     Column("version", Integer, nullable=False, default=1),
+    # items 5-10 of wider measures (plug-ins), added by migration 0006, hence last
+    *(Column(f"item{k}", Float, nullable=True) for k in range(5, 11)),
     UniqueConstraint("session_id", "measure", name="uq_measurement_session_measure"),
 )
 

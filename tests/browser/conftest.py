@@ -1,13 +1,17 @@
 """A served workbench (``kor app`` on a free loopback port) and headless Debian Chromium.
 
 The server gets its own data directory with the bundled sample loaded, exactly as
-the README's run command does. Chromium is Debian's (``/usr/bin/chromium``, or
+the README's run command does, and acts as its default local user (the sample's team
+lead of VOP). Its login token is :data:`TOKEN` (``KOR_APP_TOKEN``); each test's browser
+context first requests the printed address ``/?token=…``, as a user opens it, and holds
+the login cookie from then on. Chromium is Debian's (``/usr/bin/chromium``, or
 ``KOR_CHROMIUM``); Playwright's own browser download is not used.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -22,6 +26,8 @@ from tests.conftest import chromium_path  # noqa: F401 - the browser fixture is 
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+#: The login token of the served workbench.
+TOKEN = secrets.token_urlsafe(32)
 
 
 def _free_port() -> int:
@@ -35,8 +41,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a running ``kor app`` with the sample data."""
     port = _free_port()
     data = tmp_path_factory.mktemp("served-data")
-    env = {k: v for k, v in os.environ.items() if k != "KOR_DATABASE_URL"}
-    env.update(KOR_DATA_DIR=str(data), KOR_LANGUAGE="nb", PYTHONUNBUFFERED="1")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("KOR_DATABASE_URL", "KOR_USER", "KOR_ROLE", "KOR_TEAM")
+    }
+    env.update(KOR_DATA_DIR=str(data), KOR_LANGUAGE="nb", PYTHONUNBUFFERED="1", KOR_APP_TOKEN=TOKEN)
     log = open(data / "server.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "kor.cli", "app", "--port", str(port)],
@@ -71,8 +81,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def page(browser):  # noqa: ANN001, ANN201
+def page(browser, served):  # noqa: ANN001, ANN201
+    """A logged-in page: the context's request shares its cookies, and fetching the
+    printed address sets the login cookie without rendering an app."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nb-NO")
+    assert context.request.get(f"{served}/?token={TOKEN}").ok
     pg = context.new_page()
     yield pg
     context.close()

@@ -3,8 +3,8 @@
 The wording is data (the TOML file); the workbook is what services open in Excel or
 upload to KoboToolbox. Regenerate after editing the TOML::
 
-    python -m surveys.default_form            # writes surveys/default_form.xlsx
-    python -m surveys.default_form OUT.xlsx
+    python -m surveys.default_workbook        # writes surveys/default_form.xlsx
+    python -m surveys.default_workbook OUT.xlsx
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ import pandas as pd
 
 from kor import measures
 from kor.errors import ConfigError, ImportFileError, MissingColumnsError, ValidationError
-from kor.frames import ITEM_COLUMNS, item_columns
+from kor.frames import ITEM_COLUMNS, file_columns, item_columns
 from kor.i18n import LANGUAGES, t
 
 __all__ = [
@@ -124,20 +124,7 @@ EXTENSIONS: dict[str, tuple[str, str, bool]] = {
     "age-group": ("age_group", "valueCode", False),
     "birth-year": ("birth_year", "valueInteger", False),
 }
-_CELL_COLUMNS: tuple[str, ...] = (
-    "client_code",
-    "age_group",
-    "birth_year",
-    "team",
-    "clinician",
-    "episode_start",
-    "session_date",
-    "session_no",
-    "format",
-    "measure",
-    *ITEM_COLUMNS,
-    "total",
-)
+_CELL_COLUMNS: tuple[str, ...] = file_columns(ITEM_COLUMNS)  # every item column
 
 
 # ---------------------------------------------------------------------------

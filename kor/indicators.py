@@ -35,6 +35,7 @@ __all__ = [
     "complementary",
     "severity_adjustment",
     "service_indicators",
+    "data_coverage",
 ]
 
 SUPPRESSION_MIN = 5
@@ -642,3 +643,26 @@ def service_indicators(
     )
     out = suppress(out, "clients", min_group, columns=INDICATOR_COLUMNS[1:], rows=extra["clients"])
     return out.loc[:, [*group_frame.columns, *INDICATOR_COLUMNS]]
+
+
+def data_coverage(sessions: pd.DataFrame) -> dict[str, int]:
+    """How much data a session table holds: distinct teams, clinicians, clients, episodes,
+    and sessions (rows).
+
+    The overview's headline counts, taken from the same table as its charts, so a team
+    lead reads their team's numbers above their team's charts rather than the whole
+    service's (a count of every stored row would not mean what the page shows).
+
+    sessions: a session table (:data:`kor.frames.SESSION_COLUMNS`; ``team``,
+    ``clinician``, ``client`` and ``episode`` are used).
+
+    >>> data_coverage(pd.DataFrame({"team": ["A", "A", "B"], "clinician": ["x", "x", "y"],
+    ...     "client": ["K1", "K1", "K2"], "episode": [1, 1, 2]}))
+    {'teams': 2, 'clinicians': 2, 'clients': 2, 'episodes': 2, 'sessions': 3}
+    """
+    require_columns(sessions, ("team", "clinician", "client", "episode"), where="sessions")
+    distinct = {
+        f"{column}s": int(sessions[column].nunique())
+        for column in ("team", "clinician", "client", "episode")
+    }
+    return {**distinct, "sessions": len(sessions)}

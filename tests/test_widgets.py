@@ -50,12 +50,30 @@ def test_overview_shows_counts_and_two_downloadable_charts(sample_store):
     assert text.count('download="') == 4
 
 
+def test_a_team_leads_overview_counts_only_what_its_charts_show(sample_store):
+    lead_name = next(u for u, r in _roles(sample_store).items() if r == "team_lead")
+    lead = sample_store.actor_for(lead_name)
+    text = " ".join(_texts(overview_app(store=sample_store, actor=lead)))
+    rows = sample_store.session_table(lead)
+    expected = (
+        f"1 team · {rows.clinician.nunique()} behandlere · {rows.client.nunique()} klienter · "
+        f"{rows.episode.nunique()} forløp · {len(rows)} økter"
+    )
+    assert expected in text
+    assert rows.client.nunique() < 60 and "60 klienter" not in text  # not the whole service
+
+
+def _roles(store: Store) -> dict[str, str]:
+    users = store.dataset(SYSTEM, episode=-1).users
+    return dict(zip(users.username, users.role, strict=True))
+
+
 def test_overview_switches_language(sample_store):
     app = overview_app(store=sample_store, actor=SYSTEM)
     switch = app.children[0]
     try:
         switch.value = "en"
-        assert "60 clients" in " ".join(_texts(app))
+        assert "clients 60" in " ".join(_texts(app))
     finally:
         set_language("nb")
 

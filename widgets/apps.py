@@ -14,7 +14,7 @@ import ipywidgets as w
 
 from kor.access import Actor
 from kor.i18n import t
-from kor.indicators import service_indicators
+from kor.indicators import data_coverage, service_indicators
 from kor.plotting import trend_chart
 from kor.store import Store, open_store
 from widgets.common import acting_user, chart_box, guarded, language_switch, message
@@ -39,18 +39,18 @@ def overview_app(store: Store | None = None, actor: Actor | None = None) -> w.Wi
     def render() -> None:
         if "indicators" not in state:
             sessions = store.session_table(actor)
-            state["counts"] = store.counts(actor)
+            state["counts"] = data_coverage(sessions)  # the same rows as the charts
             state["indicators"] = service_indicators(sessions, by=("team",), period="M")
         counts, ind = state["counts"], state["indicators"]
         header = w.HTML(f"<h2>{t('app.overview.title')}</h2><p>{t('app.overview.intro')}</p>")
         summary = message(
             t(
                 "app.overview.counts",
-                teams=counts["team"],
-                clinicians=counts["app_user"],
-                clients=counts["client"],
-                episodes=counts["episode"],
-                sessions=counts["session"],
+                teams=counts["teams"],
+                clinicians=counts["clinicians"],
+                clients=counts["clients"],
+                episodes=counts["episodes"],
+                sessions=counts["sessions"],
             )
         )
         sessions_ax = trend_chart(

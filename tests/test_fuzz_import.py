@@ -47,14 +47,29 @@ TABLES = (
 )
 
 
-@pytest.fixture(scope="module")
-def fuzz_store(tmp_path_factory) -> Store:
+def _store_with_users(folder: Path) -> Store:
     """A real SQLite store with the teams and users the test file names."""
-    st_ = Store.open(f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'kor.sqlite'}")
+    st_ = Store.open(f"sqlite:///{folder / 'kor.sqlite'}")
     for code in ("T1", "T2"):
         st_.add_team(SYSTEM, code, code)
     for user, team in (("kari", "T1"), ("ola", "T2"), ("admin", None)):
         st_.add_user(SYSTEM, user, "admin" if user == "admin" else "clinician", team=team)
+    return st_
+
+
+@pytest.fixture(scope="module")
+def fuzz_store(tmp_path_factory) -> Store:
+    """One store for the whole module: the fuzz tests may store a valid mutated file."""
+    st_ = _store_with_users(tmp_path_factory.mktemp("fuzz"))
+    yield st_
+    st_.close()
+
+
+@pytest.fixture
+def empty_store(tmp_path) -> Store:
+    """A store of its own, for a test whose file must import: a fuzz test before it may
+    have stored the same rows with other values, and the import would then conflict."""
+    st_ = _store_with_users(tmp_path)
     yield st_
     st_.close()
 
@@ -534,7 +549,8 @@ def test_a_date_far_out_of_range_is_refused_with_row_and_column(
     assert refusal(fuzz_store, _file_with(tmp_path, column, value)) == [(3, column, key)]
 
 
-def test_xlsx_number_cells_import_and_text_cells_keep_the_csv_forms(fuzz_store, tmp_path):
+def test_xlsx_number_cells_import_and_text_cells_keep_the_csv_forms(empty_store, tmp_path):
+    fuzz_store = empty_store
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.append(HEADER.split(";"))
@@ -609,7 +625,8 @@ def test_a_stray_byte_in_the_header_row_is_reported_in_row_one(fuzz_store, tmp_p
     assert refusal(fuzz_store, path) == [(1, None, "io.not_utf8")]
 
 
-def test_a_file_entirely_in_windows_1252_still_imports(fuzz_store, tmp_path):
+def test_a_file_entirely_in_windows_1252_still_imports(empty_store, tmp_path):
+    fuzz_store = empty_store
     path = tmp_path / "f.csv"
     path.write_bytes(VALID.replace("\n", "\r\n").encode("cp1252"))
     assert import_case(fuzz_store, path) == "imported"

@@ -44,11 +44,8 @@ module costs no more than pandas.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import re
-import tempfile
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -62,6 +59,7 @@ import pandas as pd
 
 from kor import measures
 from kor.errors import ConfigError, ImportFileError, MissingColumnsError, ValidationError
+from kor.files import write_atomically
 from kor.frames import ITEM_COLUMNS, file_columns, item_columns
 from kor.i18n import LANGUAGES, t
 
@@ -1110,18 +1108,7 @@ def write_resource(
     """Write a resource as UTF-8 JSON, atomically (temporary file + rename), mode 0600."""
     path = Path(path)
     text = json.dumps(resource, ensure_ascii=False, indent=indent, default=_json_default)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_atomically(path, lambda handle: handle.write((text + "\n").encode("utf-8")))
 
 
 # ---------------------------------------------------------------------------

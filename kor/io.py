@@ -24,9 +24,7 @@ import contextlib
 import csv
 import io
 import math
-import os
 import re
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -40,6 +38,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from kor import measures
 from kor.errors import ImportFileError, MissingColumnsError, ValidationError
+from kor.files import write_atomically
 from kor.frames import CORE_ITEM_COLUMNS, FILE_COLUMNS, ITEM_COLUMNS, file_columns, item_columns
 from kor.i18n import t
 from kor.pseudonyms import is_client_code
@@ -1122,15 +1121,4 @@ def write_sessions(frame: pd.DataFrame, path: str | Path) -> Path:
     if suffix not in writers:
         raise ValidationError("io.unsupported_suffix", field="path", suffix=suffix or "-")
     columns = _prepared(frame)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            writers[suffix](columns, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_atomically(path, lambda handle: writers[suffix](columns, handle))

@@ -21,20 +21,20 @@ A pseudonymised extract is still personal data under GDPR (recital 26).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import hmac
 import os
 import secrets
 import stat
-import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 
 from kor import config
 from kor.access import Actor, require_role
 from kor.errors import AccessDenied, ValidationError
+from kor.files import write_atomically
 from kor.i18n import t
 
 __all__ = [
@@ -206,28 +206,21 @@ def write_extract(extract: pd.DataFrame, path: str | Path) -> Path:
         values = safe[column]
         if values.dtype == object or pd.api.types.is_string_dtype(values):
             safe[column] = values.astype(object).map(_neutral)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            if suffix == ".csv":
-                safe.to_csv(
-                    handle,
-                    sep=";",
-                    decimal=",",
-                    index=False,
-                    encoding="utf-8-sig",
-                    lineterminator="\r\n",
-                )
-            else:
-                safe.to_excel(handle, index=False, sheet_name="research", engine="openpyxl")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+
+    def write(handle: BinaryIO) -> None:
+        if suffix == ".csv":
+            safe.to_csv(
+                handle,
+                sep=";",
+                decimal=",",
+                index=False,
+                encoding="utf-8-sig",
+                lineterminator="\r\n",
+            )
+        else:
+            safe.to_excel(handle, index=False, sheet_name="research", engine="openpyxl")
+
+    return write_atomically(path, write)
 
 
 def _cmd_export_research(args: argparse.Namespace) -> int:

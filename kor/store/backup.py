@@ -44,13 +44,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import sqlalchemy as sa
 
 from kor import config
 from kor.access import SYSTEM, Actor, require_role
 from kor.errors import AccessDenied, StoreError
+from kor.files import write_atomically
 from kor.i18n import t
 from kor.pseudonyms import check_client_code
 
@@ -173,14 +174,6 @@ def _snapshot(store) -> Iterator[sa.Connection]:  # noqa: ANN001
                 yield conn
 
 
-def _private_file(path: Path) -> tuple[int, str]:
-    """A temporary file beside ``path``, mode 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.chmod(tmp, 0o600)
-    return fd, tmp
-
-
 def _record(store, actor: Actor, action: str, **detail: Any) -> None:  # noqa: ANN001
     """One audit row in the store's audit table (same shape as the store writes)."""
     audit = sa.Table("audit", sa.MetaData(), autoload_with=store.engine)
@@ -209,44 +202,39 @@ def backup(store, actor: Actor, target: str | Path) -> BackupSummary:  # noqa: A
     require_role(actor, "admin")
     target = Path(target)
     _record(store, actor, "backup", file=target.name)
-    fd, tmp = _private_file(target)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            with (
-                zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive,
-                _snapshot(store) as conn,
-            ):
-                tables = _tables(conn)
-                manifest: dict[str, Any] = {
-                    "format": FORMAT,
-                    "dialect": store.dialect,
-                    "revision": _revision(conn),
-                    "created": datetime.now().replace(microsecond=0).isoformat(),
-                    "tables": [],
-                }
-                for table in tables:
-                    digest, rows = hashlib.sha256(), 0
-                    with archive.open(f"tables/{table.name}.jsonl", "w") as member:
-                        for line in _table_lines(conn, table):
-                            member.write(line + b"\n")
-                            digest.update(line + b"\n")
-                            rows += 1
-                    manifest["tables"].append(
-                        {
-                            "name": table.name,
-                            "columns": [c.name for c in table.columns],
-                            "rows": rows,
-                            "sha256": digest.hexdigest(),
-                        }
-                    )
-                archive.writestr("manifest.json", json.dumps(manifest, indent=1))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    manifest: dict[str, Any] = {}
+
+    def write(handle: BinaryIO) -> None:
+        with (
+            zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+            _snapshot(store) as conn,
+        ):
+            tables = _tables(conn)
+            manifest.update(
+                format=FORMAT,
+                dialect=store.dialect,
+                revision=_revision(conn),
+                created=datetime.now().replace(microsecond=0).isoformat(),
+                tables=[],
+            )
+            for table in tables:
+                digest, rows = hashlib.sha256(), 0
+                with archive.open(f"tables/{table.name}.jsonl", "w") as member:
+                    for line in _table_lines(conn, table):
+                        member.write(line + b"\n")
+                        digest.update(line + b"\n")
+                        rows += 1
+                manifest["tables"].append(
+                    {
+                        "name": table.name,
+                        "columns": [c.name for c in table.columns],
+                        "rows": rows,
+                        "sha256": digest.hexdigest(),
+                    }
+                )
+            archive.writestr("manifest.json", json.dumps(manifest, indent=1))
+
+    write_atomically(target, write)
     rows = {entry["name"]: entry["rows"] for entry in manifest["tables"]}
     return BackupSummary(path=target, revision=manifest["revision"], rows=rows)
 

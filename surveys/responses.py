@@ -1,11 +1,14 @@
 """Answers: checking one answer against its question, and importing exported responses.
 
 An interviewer types answers in the app, or a service exports them from KoboToolbox or
-a Nettskjema-like tool as CSV/XLSX. Both go through :func:`check_answer`, so a value is
-stored in one canonical form whatever its source:
+Nettskjema as CSV/TXT/XLSX (the layouts in :data:`LAYOUTS`; fixtures made by the real
+tools are in ``tests/data/kobo`` and ``tests/data/nettskjema``). Both go through
+:func:`check_answer`, so a value is stored in one canonical form whatever its source:
 
 * single choice: the choice *name* (a file may hold the name or the label in either language);
-* multiple choice: the chosen names separated by one space (the XLSForm convention);
+* multiple choice: the chosen names separated by one space (the XLSForm convention); a
+  file may hold names or labels, joined by spaces, ``;`` or ``,``, or one 0/1 column per
+  option;
 * range/integer: the number;
 * free text: the text, stored apart as a comment that is *not approved* for any export.
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import html
 import io
 import re
 from dataclasses import dataclass
@@ -33,6 +37,7 @@ from surveys.forms import RESPONDENTS, Questionnaire
 __all__ = [
     "RESPONDENT_ALIASES",
     "META_COLUMNS",
+    "LAYOUTS",
     "ANSWER_COLUMNS",
     "Answer",
     "ImportedResponses",
@@ -55,9 +60,31 @@ RESPONDENT_ALIASES: dict[str, str] = {
 }
 _RESPONDENT_HEADERS = ("respondent", "respondent_type", "respondenttype", "gruppe", "rolle")
 _INTERVIEWER_HEADERS = ("interviewer", "intervjuer", "intervjuar")
-_ID_HEADERS = ("_uuid", "meta/instanceid", "instanceid", "_id", "svar-id", "response_id")
-#: Export metadata of KoboToolbox/ODK and Nettskjema that is not an answer (ignored).
+#: Submission-id headers, best first, with the prefix of ``external_id``: KoboToolbox's
+#: ``_uuid`` (= ``meta/instanceID`` without ``uuid:``), Nettskjema's ``$submission_id`` (the
+#: older export's ``NR``), then others.
+_ID_HEADERS: dict[str, str] = {
+    "_uuid": "id:",
+    "meta/instanceid": "id:",
+    "instanceid": "id:",
+    "$submission_id": "nettskjema:",
+    "nr": "nettskjema:",
+    "_id": "id:",
+    "svar-id": "id:",
+    "response_id": "id:",
+}
+#: Export metadata of KoboToolbox/ODK and Nettskjema that is not an answer (ignored, as is
+#: any header starting with ``_`` or ``$``).
 META_COLUMNS: tuple[str, ...] = (
+    "formhub/uuid",
+    "meta/deprecatedid",
+    "meta/rootuuid",
+    "meta/instancename",
+    "opprettet",
+    "endret",
+    "svartid",
+    "e-post",
+    "submission_reference",
     "start",
     "end",
     "today",
@@ -81,6 +108,15 @@ META_COLUMNS: tuple[str, ...] = (
 #: Columns of :attr:`ImportedResponses.answers`.
 ANSWER_COLUMNS: tuple[str, ...] = ("source_row", "question", "value_text", "value_number")
 _SPLIT = re.compile(r"\s*[;,]\s*")
+#: The export layouts :func:`read_responses` reads; a header that fits none gets one message
+#: naming them (``surveys.import.unknown_layout``).
+LAYOUTS: tuple[str, ...] = (
+    "KoboToolbox: XML values or labels, with or without group names (/ or .), "
+    "_uuid, _submission_time, _index …",
+    "Nettskjema CSV report: $submission_id, $created, $answer_time_ms, checkbox name.option",
+    "Nettskjema older export: NR, Opprettet, Endret, Svartid, checkbox name_1 …",
+    "plain table: one column per question name, optional respondent and interviewer",
+)
 
 
 @dataclass(frozen=True)
@@ -174,13 +210,14 @@ def check_answer(
             raise ValidationError("surveys.answer.unknown_choice", **where)
         choice = next(c for c in form.choice_list(question) if c.name == name)
         return Answer(question, name, choice.score)
-    # select_multiple: a whole label, labels/names split by ; or , or names split by spaces
+    # select_multiple: a whole label, labels/names split by ; or , or names or labels
+    # joined by spaces (KoboToolbox's label export: «Samtaler Telefon eller video»)
     if _norm(text) in lookup:
         tokens = [text]
     else:
         tokens = [p for p in _SPLIT.split(text) if p]
         if any(_norm(p) not in lookup for p in tokens):
-            tokens = text.split()
+            tokens = _segment(text.split(), lookup) or text.split()
     names = []
     for token in tokens:
         name = lookup.get(_norm(token))
@@ -192,13 +229,26 @@ def check_answer(
     return Answer(question, " ".join(sorted(names, key=order.index)), None)
 
 
+def _segment(words: list[str], lookup: dict[str, str]) -> list[str] | None:
+    """Split space-joined choice names/labels into whole choices (longest label first), or
+    None when no split uses only known choices."""
+    tail: list[list[str] | None] = [None] * len(words) + [[]]
+    for i in range(len(words) - 1, -1, -1):
+        for j in range(len(words), i, -1):
+            piece = " ".join(words[i:j])
+            rest = tail[j]
+            if rest is not None and _norm(piece) in lookup:
+                tail[i] = [piece, *rest]
+                break
+    return tail[0]
+
+
 def check_complete(form: Questionnaire, respondent: str, answers: dict[str, Any]) -> list[str]:
-    """Names of required questions for ``respondent`` that have no answer yet (form order)."""
-    return [
-        q.name
-        for q in form.for_respondent(respondent)
-        if q.required and q.type != "note" and answers.get(q.name) in (None, "", [], ())
-    ]
+    """Names of required questions for ``respondent`` that have no answer yet (form order).
+
+    Only questions the form asks given these answers count (``relevant``), and a
+    ``required`` condition is honoured (:meth:`Questionnaire.missing_required`)."""
+    return form.missing_required(respondent, answers)
 
 
 def _fmt(number: float | None) -> str:
@@ -208,6 +258,11 @@ def _fmt(number: float | None) -> str:
 
 
 # ------------------------------------------------------------------- import
+_TRUE = {"1", "1.0", "true", "sann", "yes", "ja", "x"}
+_FALSE = {"", "0", "0.0", "false", "usann", "no", "nei"}
+_QUOTED = re.compile(r'"(?:[^"]|"")*"')
+
+
 def _decode(data: bytes) -> str:
     for encoding in ("utf-8-sig", "cp1252"):
         try:
@@ -230,9 +285,10 @@ def _read_table(data: bytes, suffix: str) -> list[list[str]]:
         book.close()
         return rows
     text = _decode(data)
-    first = text.splitlines()[0] if text else ""
+    first = _QUOTED.sub("", text.splitlines()[0]) if text else ""
+    # KoboToolbox writes `;` (or `,`), Nettskjema's report `;`, its older export tabs
     sep = max((";", ",", "\t"), key=first.count) if first else ","
-    return [list(r) for r in csv.reader(io.StringIO(text), delimiter=sep)]
+    return [list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=sep)]
 
 
 def _cell_text(value: object) -> str:
@@ -254,13 +310,20 @@ def read_responses(
     name: str | None = None,
     respondent: str | None = None,
 ) -> ImportedResponses:
-    """Read a KoboToolbox/Nettskjema-like export (CSV or XLSX) of ``form``'s responses.
+    """Read an export of ``form``'s responses (CSV, TXT or XLSX) as a user downloads it.
 
-    Headers are question names (a Kobo group path such as ``tilgang/u_heard`` is fine) or
-    question labels in either language. A ``respondent`` column (``user``/``bruker``,
-    ``staff``/``ansatt``) says who answered; a file of one group may instead pass
-    ``respondent=``. An ``interviewer`` column is optional. Kobo's per-option 0/1 columns
-    of multiple-choice questions and export metadata (``start``, ``_uuid``, …) are skipped.
+    Layouts (:data:`LAYOUTS`): a KoboToolbox export (XML values or labels in any of the
+    form's languages, with or without group names joined by ``/`` or ``.``,
+    multiple choice as space-joined values and/or one 0/1 column per option, ``_uuid``
+    and other ``_`` metadata); Nettskjema's CSV report (``$submission_id``, ``$created``,
+    ``$answer_time_ms``, checkbox columns ``name.option``) and its older export (``NR``,
+    ``Opprettet``, ``Endret``, ``Svartid``, checkbox columns ``name_1`` …); or a plain
+    table of question names. A ``respondent`` column (``user``/``bruker``,
+    ``staff``/``ansatt``) says who answered; else ``respondent=`` for the whole file;
+    else each row's group follows from its answers (the default form asks every
+    question of one group only). ``external_id`` is the export's submission id
+    (``_uuid``, ``$submission_id``/``NR``), so the same submission imported twice, in
+    any layout of the same tool, is one response.
 
     Raises :class:`~kor.errors.ImportFileError` listing every problem; nothing is returned
     half-checked.
@@ -280,67 +343,63 @@ def read_responses(
     if suffix not in (".csv", ".xlsx", ".txt"):
         raise ImportFileError(label, [ValidationError("surveys.import.bad_suffix", suffix=suffix)])
     try:
-        rows = _read_table(data, suffix)
+        table = _read_table(data, suffix)
     except Exception:  # noqa: BLE001 - a broken file is one problem for the user
         raise ImportFileError(label, [ValidationError("surveys.import.unreadable")]) from None
-    rows = [r for r in rows if any(str(c).strip() for c in r)]
+    # keep the row numbers the spreadsheet shows, blank rows skipped
+    rows = [(n, r) for n, r in enumerate(table, start=1) if any(str(c).strip() for c in r)]
     if len(rows) < 2:
         raise ImportFileError(label, [ValidationError("surveys.import.empty")])
     if respondent is not None and respondent not in RESPONDENTS:
         raise ValueError(f"respondent must be one of {RESPONDENTS}")
-    header = [str(h).strip() for h in rows[0]]
+    header_row, raw_header = rows[0]
+    header = [str(h).strip() for h in raw_header]
     problems: list[ValidationError] = []
-    columns, meta, ignored = _match_headers(header, form, problems)
-    if "respondent" not in meta and respondent is None:
-        problems.append(ValidationError("surveys.import.no_respondent_column", row=1))
+    layout = _match_headers(header, form, problems, header_row)
     if problems:
         raise ImportFileError(label, problems)
 
     responses, answers = [], []
-    for offset, cells in enumerate(rows[1:]):
-        row = offset + 2
-        cells = list(cells) + [""] * (len(header) - len(cells))
+    for row, raw in rows[1:]:
+        cells = [str(c) for c in raw] + [""] * (len(header) - len(raw))
         who = respondent
-        if "respondent" in meta:
-            raw = _norm(cells[meta["respondent"]])
-            who = RESPONDENT_ALIASES.get(raw)
+        if "respondent" in layout.meta:
+            who = RESPONDENT_ALIASES.get(_norm(cells[layout.meta["respondent"]]))
             if who is None:
                 problems.append(
                     ValidationError(
-                        "surveys.import.bad_respondent", row=row, column=header[meta["respondent"]]
+                        "surveys.import.bad_respondent",
+                        row=row,
+                        column=header[layout.meta["respondent"]],
                     )
                 )
-        interviewer = cells[meta["interviewer"]].strip() if "interviewer" in meta else ""
-        if "id" in meta and cells[meta["id"]].strip():
-            external = "id:" + cells[meta["id"]].strip()
-        else:
-            digest = hashlib.sha1("\x1f".join([str(row), *map(str, cells)]).encode()).hexdigest()
-            external = "row:" + digest[:24]
+        found = _row_answers(form, layout, header, cells, row, who, problems)
+        if who is None and "respondent" not in layout.meta:
+            groups = {form.question(a.question).respondent for a in found} - {None}
+            if len(groups) == 1:
+                who = groups.pop()
+            else:
+                problems.append(ValidationError("surveys.import.respondent_unknown", row=row))
+        interviewer = (
+            cells[layout.meta["interviewer"]].strip() if "interviewer" in layout.meta else ""
+        )
         responses.append(
             {
                 "source_row": row,
                 "respondent": who,
                 "interviewer": interviewer or None,
-                "external_id": external,
+                "external_id": _external_id(layout, cells, row),
             }
         )
-        for index, question in columns.items():
-            try:
-                answer = check_answer(
-                    form, question, cells[index], respondent=who, row=row, column=header[index]
-                )
-            except ValidationError as exc:
-                problems.append(exc)
-                continue
-            if answer is not None:
-                answers.append(
-                    {
-                        "source_row": row,
-                        "question": question,
-                        "value_text": answer.text,
-                        "value_number": answer.number,
-                    }
-                )
+        answers.extend(
+            {
+                "source_row": row,
+                "question": a.question,
+                "value_text": a.text,
+                "value_number": a.number,
+            }
+            for a in found
+        )
     if problems:
         problems.sort(
             key=lambda p: (p.row or 0, header.index(p.column) if p.column in header else -1)
@@ -351,63 +410,190 @@ def read_responses(
             responses, columns=["source_row", "respondent", "interviewer", "external_id"]
         ),
         answers=pd.DataFrame(answers, columns=list(ANSWER_COLUMNS)),
-        ignored=tuple(ignored),
+        ignored=tuple(layout.ignored),
     )
 
 
-def _match_headers(
-    header: list[str], form: Questionnaire, problems: list[ValidationError]
-) -> tuple[dict[int, str], dict[str, int], list[str]]:
-    """Column index -> question name; metadata role -> index; ignored headers."""
-    by_label: dict[str, str] = {}
+@dataclass
+class _Layout:
+    """What each column of a file holds: ``columns`` index -> question; ``options``
+    question -> {index: choice} (one 0/1 column per option); ``meta`` role -> index;
+    ``id_column`` (index, prefix) of the submission id; ``ignored`` headers."""
+
+    columns: dict[int, str]
+    options: dict[str, dict[int, str]]
+    meta: dict[str, int]
+    id_column: tuple[int, str] | None
+    ignored: list[str]
+
+
+def _row_answers(
+    form: Questionnaire,
+    layout: _Layout,
+    header: list[str],
+    cells: list[str],
+    row: int,
+    who: str | None,
+    problems: list[ValidationError],
+) -> list[Answer]:
+    found: list[Answer] = []
+
+    def check(question: str, value: Any, column: str) -> None:
+        try:
+            answer = check_answer(form, question, value, respondent=who, row=row, column=column)
+        except ValidationError as exc:
+            problems.append(exc)
+            return
+        if answer is not None:
+            found.append(answer)
+
+    for index, question in layout.columns.items():
+        check(question, cells[index], header[index])
+    for question, columns in layout.options.items():
+        chosen: list[str] = []
+        ok = True
+        for index, choice in columns.items():
+            cell = _norm(cells[index])
+            if cell in _FALSE:
+                continue
+            named = _choice_named(form, question, cell)
+            if cell in _TRUE or named is not None:
+                chosen.append(named or choice)
+                continue
+            problems.append(
+                ValidationError(
+                    "surveys.answer.bad_option_cell", field=question, row=row, column=header[index]
+                )
+            )
+            ok = False
+        if ok:
+            check(question, chosen, header[next(iter(columns))])
+    return found
+
+
+def _choice_named(form: Questionnaire, question: str, text: str) -> str | None:
+    """The choice whose name or label is ``text`` (normalised), if any."""
+    for choice in form.choice_list(question):
+        if text == _norm(choice.name) or text in {_norm(v) for v in choice.labels.values()}:
+            return choice.name
+    return None
+
+
+def _external_id(layout: _Layout, cells: list[str], row: int) -> str:
+    if layout.id_column is not None:
+        index, prefix = layout.id_column
+        value = cells[index].strip()
+        if value.lower().startswith("uuid:"):
+            value = value[5:]
+        if value:
+            return prefix + value
+    digest = hashlib.sha1("\x1f".join([str(row), *cells]).encode()).hexdigest()
+    return "row:" + digest[:24]
+
+
+def _header_keys(form: Questionnaire) -> dict[str, tuple[str, str | None]]:
+    """Every header a tool writes for a question (or one option of it), normalised ->
+    (question, choice or None): names, labels in each language, with the group's name or
+    label before them (``/`` or ``.``), options as ``…/option``, ``….option`` or the
+    older Nettskjema ``name_1`` (choice number in form order)."""
+    groups = {s.name: s.labels for s in form.sections if s.name}
+    keys: dict[str, tuple[str, str | None]] = {}
+    bases: dict[str, list[str]] = {}
     for q in form.questions:
-        for text in q.labels.values():
-            by_label.setdefault(_norm(text), q.name)
-    columns: dict[int, str] = {}
-    meta: dict[str, int] = {}
-    ignored: list[str] = []
-    seen: dict[str, int] = {}
-    for index, head in enumerate(header):
-        key = _norm(head)
-        parts = [p for p in head.strip().split("/") if p]
-        last = parts[-1] if parts else ""
-        question = None
-        if form.has(last):
-            question = last
-        elif key in by_label:
-            question = by_label[key]
-        elif (
-            len(parts) >= 2
-            and form.has(parts[-2])
-            and form.question(parts[-2]).type == "select_multiple"
-        ):
-            ignored.append(head)  # Kobo's separate 0/1 column per option
+        names = [q.name, *q.labels.values()]
+        if q.section:
+            for sep in ("/", "."):
+                names.append(f"{q.section}{sep}{q.name}")
+                for lang, text in q.labels.items():
+                    group = groups.get(q.section, {}).get(lang)
+                    if group:
+                        names.append(f"{group}{sep}{text}")
+        bases[q.name] = names
+        for text in names:
+            keys.setdefault(_norm(text), (q.name, None))
+    for q in form.questions:
+        if q.type != "select_multiple":
             continue
-        if question is not None:
-            if question in seen:
+        choices = form.choice_list(q.name)
+        for base in bases[q.name]:
+            for sep in ("/", "."):
+                for c in choices:
+                    for text in (c.name, *c.labels.values()):
+                        keys.setdefault(_norm(f"{base}{sep}{text}"), (q.name, c.name))
+        for number, c in enumerate(choices, start=1):
+            keys.setdefault(_norm(f"{q.name}_{number}"), (q.name, c.name))
+    return keys
+
+
+def _match_headers(
+    header: list[str], form: Questionnaire, problems: list[ValidationError], header_row: int = 1
+) -> _Layout:
+    """Which question, option or metadata each column holds (see :class:`_Layout`)."""
+    keys = _header_keys(form)
+    layout = _Layout({}, {}, {}, None, [])
+    unknown: list[ValidationError] = []
+    seen: set[tuple[str, str | None]] = set()
+    id_rank = len(_ID_HEADERS)
+    for index, head in enumerate(header):
+        key = _norm(html.unescape(head))
+        target = keys.get(key)
+        if target is None:
+            parts = [p for p in re.split(r"[/.]", key) if p]
+            if parts and form.has(parts[-1]):
+                target = (parts[-1], None)
+            elif (
+                len(parts) >= 2
+                and form.has(parts[-2])
+                and form.question(parts[-2]).type == "select_multiple"
+            ):
+                target = (parts[-2], _choice_named(form, parts[-2], parts[-1]))
+                if target[1] is None:
+                    target = None
+        if target is not None:
+            if target in seen:
                 problems.append(
                     ValidationError(
-                        "surveys.import.duplicate_column", row=1, column=head, field=question
+                        "surveys.import.duplicate_column",
+                        row=header_row,
+                        column=head,
+                        field=target[0],
                     )
                 )
                 continue
-            seen[question] = index
-            columns[index] = question
+            seen.add(target)
+            question, choice = target
+            if choice is None:
+                layout.columns[index] = question
+            else:
+                layout.options.setdefault(question, {})[index] = choice
         elif key in _RESPONDENT_HEADERS:
-            meta["respondent"] = index
+            layout.meta["respondent"] = index
         elif key in _INTERVIEWER_HEADERS:
-            meta["interviewer"] = index
+            layout.meta["interviewer"] = index
         elif key in _ID_HEADERS:
-            meta.setdefault("id", index)
-            ignored.append(head)
-        elif key.startswith("_") or key in META_COLUMNS or key == "":
-            ignored.append(head)
+            rank = list(_ID_HEADERS).index(key)
+            if rank < id_rank:
+                id_rank = rank
+                layout.id_column = (index, _ID_HEADERS[key])
+            layout.ignored.append(head)
+        elif key.startswith(("_", "$")) or key in META_COLUMNS or key == "":
+            layout.ignored.append(head)
         else:
-            problems.append(
+            unknown.append(
                 ValidationError(
-                    "surveys.import.unknown_column", row=1, column=head or _column_letter(index)
+                    "surveys.import.unknown_column",
+                    row=header_row,
+                    column=head or _column_letter(index),
                 )
             )
-    if not columns:
-        problems.append(ValidationError("surveys.import.no_questions", row=1))
-    return columns, meta, ignored
+    # a multiple-choice question with one column per option: those columns are the answer
+    for index, question in list(layout.columns.items()):
+        if question in layout.options:
+            del layout.columns[index]
+            layout.ignored.append(header[index])
+    if not layout.columns and not layout.options:
+        # nothing matches: one message naming the layouts that were expected
+        problems.append(ValidationError("surveys.import.unknown_layout", row=header_row))
+    else:
+        problems.extend(unknown)
+    return layout

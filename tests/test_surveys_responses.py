@@ -1,9 +1,17 @@
-"""Answers in canonical form, and import of Kobo/Nettskjema-like exports (all or nothing)."""
+"""Answers in canonical form, and import of KoboToolbox/Nettskjema exports (all or nothing).
+
+The exports under ``tests/data/kobo`` and ``tests/data/nettskjema`` were made by the real
+tools or follow their real files (see the README there)."""
 
 from __future__ import annotations
 
+import csv
+import json
+from pathlib import Path
+
 import pytest
 
+from kor.access import SYSTEM
 from kor.errors import ImportFileError, ValidationError
 from surveys.forms import default_form
 from surveys.responses import check_answer, check_complete, read_responses
@@ -99,12 +107,25 @@ def test_a_bad_file_lists_every_problem_and_returns_nothing(tmp_path):
     assert "rad 3" in caught.value.report("nb")
 
 
-def test_a_file_of_one_group_needs_the_group_chosen(tmp_path):
+def test_the_group_follows_from_the_answers_or_is_chosen(tmp_path):
     path = tmp_path / "users.csv"
     path.write_text("u_heard,u_overall\n4,7\n3,5\n", encoding="utf-8")
+    assert list(read_responses(path, FORM).responses["respondent"]) == ["user", "user"]
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("u_heard,s_heard\n4,\n3,5\n,\n5,4\n", encoding="utf-8")
     with pytest.raises(ImportFileError) as caught:
-        read_responses(path, FORM)
-    assert caught.value.problems[0].key == "surveys.import.no_respondent_column"
+        read_responses(mixed, FORM)
+    found = [(p.key, p.row) for p in caught.value.problems]
+    assert found == [
+        ("surveys.import.respondent_unknown", 3),
+        ("surveys.import.respondent_unknown", 5),  # row 4 is blank and skipped
+    ]
+    with pytest.raises(ImportFileError) as caught:
+        read_responses(mixed, FORM, respondent="user")
+    assert [(p.key, p.row, p.column) for p in caught.value.problems] == [
+        ("surveys.answer.not_asked", 3, "s_heard"),
+        ("surveys.answer.not_asked", 5, "s_heard"),
+    ]
     imported = read_responses(path, FORM, respondent="user")
     assert list(imported.responses["respondent"]) == ["user", "user"]
 
@@ -116,3 +137,151 @@ def test_cp1252_csv_from_excel_is_read(tmp_path):
     )
     imported = read_responses(path, FORM)
     assert list(imported.answers["value_text"]) == ["5", "3"]
+
+
+# ------------------------------------------------- exports made by the real tools
+DATA = Path(__file__).parent / "data"
+KOBO = sorted((DATA / "kobo").glob("*.csv")) + sorted((DATA / "kobo").glob("*.xlsx"))
+NETTSKJEMA = sorted((DATA / "nettskjema").glob("data-*"))
+SOURCE = json.loads((DATA / "kobo" / "submissions.json").read_text(encoding="utf-8"))
+
+
+def _as_read(imported) -> list[tuple[str, dict[str, str]]]:
+    out = []
+    for resp in imported.responses.itertuples():
+        rows = imported.answers[imported.answers["source_row"] == resp.source_row]
+        out.append(
+            (
+                resp.respondent,
+                {
+                    q: " ".join(v.split())
+                    for q, v in zip(rows.question, rows.value_text, strict=True)
+                },
+            )
+        )
+    return out
+
+
+def _source() -> list[tuple[str, dict[str, str]]]:
+    # whitespace folded: the older Nettskjema export turns line breaks into spaces
+    return [
+        (s["respondent"], {q: " ".join(v.split()) for q, v in s["answers"].items()}) for s in SOURCE
+    ]
+
+
+def test_the_corpus_holds_every_layout():
+    names = {p.name for p in KOBO}
+    for stem in (
+        "xml_groups_slash",
+        "xml_nogroups",
+        "xml_groups_dot_details",
+        "labels_nb_nogroups",
+        "labels_nb_groups_slash_summary",
+        "labels_en_groups_dot",
+    ):
+        assert {f"{stem}.csv", f"{stem}.xlsx"} <= names
+    assert len(NETTSKJEMA) == 3
+    assert (DATA / "kobo" / "README.md").exists() and (DATA / "nettskjema" / "README.md").exists()
+
+
+@pytest.mark.parametrize("path", KOBO + NETTSKJEMA, ids=lambda p: p.name)
+def test_every_export_of_the_default_form_imports_with_the_source_answers(path):
+    imported = read_responses(path, FORM)
+    assert _as_read(imported) == _source()
+    ids = list(imported.responses["external_id"])
+    if path in KOBO:  # the submission's _uuid, whatever the layout
+        assert ids == ["id:" + s["_uuid"] for s in SOURCE]
+    else:
+        assert all(i.startswith("nettskjema:") for i in ids) and len(set(ids)) == len(ids)
+
+
+def test_kobo_metadata_columns_are_ignored_not_answers():
+    imported = read_responses(DATA / "kobo" / "xml_groups_slash.csv", FORM)
+    for meta in ("_id", "_uuid", "_submission_time", "_index", "_validation_status", "_tags"):
+        assert meta in imported.ignored
+    assert "helhet/u_help_forms" in imported.ignored  # the 0/1 option columns answer it
+    ns = read_responses(DATA / "nettskjema" / "data-412345-2026-03-10-0930-utf.txt", FORM)
+    assert {"NR", "Opprettet", "Endret", "Svartid"} <= set(ns.ignored)
+
+
+def test_semicolon_and_comma_csv_read_the_same():
+    semi = DATA / "kobo" / "xml_groups_slash.csv"
+    comma = DATA / "kobo" / "xml_groups_slash_comma.csv"
+    assert semi.read_text(encoding="utf-8").count(";") > comma.read_text(encoding="utf-8").count(
+        ";"
+    )
+    assert _as_read(read_responses(semi, FORM)) == _as_read(read_responses(comma, FORM))
+
+
+def test_space_joined_labels_split_into_whole_choices():
+    answer = check_answer(FORM, "u_help_forms", "Samtaler Telefon eller video Annet")
+    assert answer.text == "samtaler digitalt annet"
+    with pytest.raises(ValidationError):
+        check_answer(FORM, "u_help_forms", "Samtaler Telefon")
+
+
+def test_importing_the_same_submissions_again_adds_nothing(store):
+    qid = store.save_questionnaire(SYSTEM, FORM)
+    survey = store.create_survey(
+        SYSTEM, service="VOP", round="baseline", title="BSB", questionnaire_id=qid
+    )
+    first = read_responses(DATA / "kobo" / "labels_nb_nogroups.xlsx", FORM)
+    assert store.import_responses(SYSTEM, survey, first, source="a.xlsx")["added"] == len(SOURCE)
+    for again in ("labels_nb_nogroups.xlsx", "xml_groups_slash.csv", "labels_en_groups_dot.csv"):
+        imported = read_responses(DATA / "kobo" / again, FORM)
+        assert store.import_responses(SYSTEM, survey, imported, source=again) == {
+            "added": 0,
+            "unchanged": len(SOURCE),
+        }
+    ns = read_responses(DATA / "nettskjema" / "data-412345-2026-03-10-0930.txt", FORM)
+    assert store.import_responses(SYSTEM, survey, ns, source="ns.txt")["added"] == len(SOURCE)
+    assert store.import_responses(SYSTEM, survey, ns, source="ns.txt")["added"] == 0
+    row = store.surveys(SYSTEM).iloc[0]
+    users = sum(s["respondent"] == "user" for s in SOURCE)
+    assert (row["users"], row["staff"]) == (2 * users, 2 * (len(SOURCE) - users))
+
+
+def test_an_unknown_header_gets_one_message_naming_the_layouts(tmp_path):
+    path = tmp_path / "other.csv"
+    path.write_text("Navn;Alder;Dato\nx;3;2026-01-01\n", encoding="utf-8")
+    with pytest.raises(ImportFileError) as caught:
+        read_responses(path, FORM)
+    assert [(p.key, p.row) for p in caught.value.problems] == [("surveys.import.unknown_layout", 1)]
+    text = caught.value.report("nb")
+    for named in ("other.csv", "KoboToolbox", "_uuid", "$submission_id", "NR", "Svartid"):
+        assert named in text
+    assert "$submission_id" in caught.value.report("en")
+
+
+def test_bad_values_in_an_export_name_file_row_and_column(tmp_path):
+    with (DATA / "kobo" / "labels_nb_nogroups.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f, delimiter=";"))
+    header, cells = rows[0], rows[2]
+    heard = header.index("Jeg blir lyttet til og tatt på alvor.")
+    option = header.index("Hvilke former for hjelp har du fått? (velg alle som passer)/Annet")
+    cells[heard], cells[option] = "Kanskje", "2"
+    path = tmp_path / "kobo_labels.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f, delimiter=";", quoting=csv.QUOTE_ALL).writerows(rows)
+    with pytest.raises(ImportFileError) as caught:
+        read_responses(path, FORM)
+    assert caught.value.path == "kobo_labels.csv"
+    found = [(p.key, p.row, p.column) for p in caught.value.problems]
+    assert found == [
+        ("surveys.answer.unknown_choice", 3, header[heard]),
+        ("surveys.answer.bad_option_cell", 3, header[option]),
+    ]
+    report = caught.value.report("nb")
+    assert "kobo_labels.csv" in report and "rad 3" in report and "Kanskje" not in report
+
+
+def test_old_nettskjema_checkbox_columns_hold_the_option_value(tmp_path):
+    path = tmp_path / "data-1-utf.txt"
+    path.write_text(
+        "NR\tOpprettet\tu_heard\tu_help_forms_1\tu_help_forms_2\tu_help_forms_4\tSvartid\n"
+        "17\t09.03.2026 10:14\t4\tsamtaler\t\tJa\t2 minutt\n",
+        encoding="utf-8",
+    )
+    imported = read_responses(path, FORM)
+    assert list(imported.answers["value_text"]) == ["4", "samtaler digitalt"]
+    assert list(imported.responses["external_id"]) == ["nettskjema:17"]

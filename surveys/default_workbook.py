@@ -1,7 +1,10 @@
 """Build the default questionnaire's XLSForm workbook from its source, ``default_form.toml``.
 
 The wording is data (the TOML file); the workbook is what services open in Excel or
-upload to KoboToolbox. Regenerate after editing the TOML::
+upload to KoboToolbox or ODK unchanged: it is a valid XLSForm (pyxform converts it; the
+title is in bokmål in ``form_title``, its translations in the workbench's own
+``kor_title::<language>`` columns, which pyxform passes over, because pyxform cannot
+translate ``form_title``). Regenerate after editing the TOML::
 
     python -m surveys.default_workbook        # writes surveys/default_form.xlsx
     python -m surveys.default_workbook OUT.xlsx
@@ -72,13 +75,15 @@ def form_rows(source: dict[str, Any]) -> dict[str, list[list[Any]]]:
             [
                 "form_id",
                 "version",
-                *(f"form_title::{v}" for v in LANGUAGE_COLUMNS.values()),
+                "form_title",
+                *(f"kor_title::{v}" for k, v in LANGUAGE_COLUMNS.items() if k != "nb"),
                 "default_language",
             ],
             [
                 settings["form_id"],
                 settings["version"],
-                *_labels(settings["title"]),
+                settings["title"]["nb"],
+                *(settings["title"].get(k, "") for k in LANGUAGE_COLUMNS if k != "nb"),
                 LANGUAGE_COLUMNS["nb"],
             ],
         ],

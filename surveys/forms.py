@@ -1,44 +1,58 @@
-"""Questionnaire definitions as data: a documented subset of XLSForm (ODK, KoboToolbox).
+"""Questionnaire definitions as data: XLSForm workbooks (ODK, KoboToolbox), read with pyxform.
 
 Services may already have their forms in KoboToolbox; reading the same workbook means
-they do not type a form twice. The subset a «Bruker spør bruker» interview needs:
+they do not type a form twice. The workbook is parsed by ``pyxform``, the maintained
+reference implementation of XLSForm (it knows the aliases — ``list name``/``list_name``,
+``select one from X``, ``select all that apply X``, ``or_other`` — the header spellings and
+the metadata types), and the workbench builds its :class:`Questionnaire` from pyxform's
+output. A form is loaded only if pyxform converts it to an XForm, so what the workbench
+runs is what Kobo or ODK would run.
 
-* sheets ``survey``, ``choices`` and (optional) ``settings``;
-* ``survey`` columns: ``type``, ``name``, ``label::Norsk bokmål (nb)`` /
-  ``label::English (en)`` (or ``label::nb``; a plain ``label`` counts as bokmål),
-  ``hint::…``, ``required``, ``respondent`` (``user`` | ``staff`` | empty = both) and
-  ``pair`` (the name of the counterpart question asked of the other group);
-* types ``select_one LIST``, ``select_multiple LIST``, ``range`` (``parameters`` such as
-  ``start=0 end=10 step=1``; default 0-10), ``integer``, ``text``, ``note``,
-  ``begin_group``/``end_group`` (a group is one section of the interview);
-* ``choices`` columns ``list_name``, ``name``, labels as above. A choice whose name is a
-  number is scored with that number; any other choice (``vet_ikke``, ``ikke_aktuelt``) is
-  counted but never scored.
+What the interview uses:
 
-XPath columns (``relevant``, ``constraint``, ``calculation``, ``choice_filter``,
-``repeat_count``) are not evaluated by the workbench, so a form using them is refused
-with a message naming the sheet, row and column rather than run with its logic ignored.
-:func:`read_form` checks everything and raises one :class:`InvalidFormError` listing
-*every* problem, like :func:`kor.io.read_sessions` does for session files.
+* types ``select_one``, ``select_multiple``, ``range`` (pyxform's defaults 1–10 when
+  ``parameters`` are empty), ``integer``, ``text``, ``note`` and groups; a top-level group
+  is one section (page) of the interview, groups inside it belong to that section;
+* labels and hints in every language column pyxform reads (``label::Norsk bokmål (nb)``,
+  ``label::nb``, a plain ``label`` = the form's default language, bokmål unless the
+  settings say otherwise); ``label:nb`` with one colon is kept as the language ``nb``;
+* ``relevant``, ``required`` (``yes``/``no`` or an expression) and ``constraint`` (with
+  ``constraint_message``) written in the small language of :mod:`surveys.expressions`;
+* the workbench columns ``respondent`` (``user`` | ``staff`` | empty = both) and ``pair``
+  (the counterpart question of the other group); in ``settings`` the extra
+  ``kor_title::<language>`` columns translate the title (pyxform has no translated
+  ``form_title``);
+* metadata (``start``, ``end``, ``today``, ``deviceid``, ``audit``, …, and constant
+  ``calculate`` rows such as Kobo's ``__version__``) are kept by name in
+  :attr:`Questionnaire.metadata` and otherwise ignored.
+
+Everything else — repeats, other question types, ``calculation`` formulas,
+``choice_filter``, ``repeat_count``, expressions beyond the supported language — is
+refused with the sheet, row and column and the construct named, rather than run with
+its logic ignored. :func:`read_form` raises one :class:`InvalidFormError` listing every
+problem it found (pyxform stops at its first).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kor.errors import FormError, ImportFileError
-from kor.i18n import get_language
+from kor.i18n import get_language, t
+from surveys.expressions import Expression, ExpressionError, is_literal, parse
 
 __all__ = [
     "RESPONDENTS",
     "SUPPORTED_TYPES",
     "UNSUPPORTED_COLUMNS",
+    "METADATA_TYPES",
     "Choice",
     "Question",
     "Section",
@@ -61,19 +75,56 @@ SUPPORTED_TYPES: tuple[str, ...] = (
     "begin_group",
     "end_group",
 )
-#: XLSForm columns holding XPath expressions the workbench does not evaluate.
-UNSUPPORTED_COLUMNS: tuple[str, ...] = (
-    "relevant",
-    "constraint",
-    "calculation",
-    "choice_filter",
-    "repeat_count",
+#: XLSForm columns (pyxform's canonical names) the workbench does not evaluate.
+UNSUPPORTED_COLUMNS: tuple[str, ...] = ("calculation", "choice_filter", "repeat_count")
+#: Question types that record metadata, not answers; kept by name, never asked.
+METADATA_TYPES: frozenset[str] = frozenset(
+    {
+        "start",
+        "end",
+        "today",
+        "deviceid",
+        "subscriberid",
+        "simserial",
+        "phonenumber",
+        "username",
+        "email",
+        "audit",
+        "start-geopoint",
+        "background-audio",
+        "background-geopoint",
+        "imei",
+        "xml-external",
+        "csv-external",
+        "hidden",
+    }
 )
 DEFAULT_FORM_PATH = Path(__file__).with_name("default_form.xlsx")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
-_LANG = re.compile(r"\(([a-z]{2})\)\s*$")
-_YES = {"yes", "true", "1", "ja", "true()"}
-_NO = {"", "no", "false", "0", "nei", "false()"}
+_TYPES = {
+    "select one": "select_one",
+    "select all that apply": "select_multiple",
+    "range": "range",
+    "integer": "integer",
+    "text": "text",
+    "note": "note",
+    "string": "text",  # pyxform's own spellings of text and integer
+    "int": "integer",
+}
+_YES = {"yes", "true", "true()", "1", "ja"}
+_NO = {"", "no", "false", "false()", "0", "nei"}
+_LANGUAGE_NAMES = {
+    "norsk": "nb",
+    "norsk bokmål": "nb",
+    "bokmål": "nb",
+    "norwegian": "nb",
+    "norwegian bokmål": "nb",
+    "nynorsk": "nn",
+    "norsk nynorsk": "nn",
+    "english": "en",
+    "engelsk": "en",
+}
+#: Expression columns (pyxform's canonical bind names) and how the workbench treats them.
+_EXPRESSION_COLUMNS = {"relevant", "required", "constraint"}
 
 
 class InvalidFormError(ImportFileError):
@@ -100,8 +151,13 @@ class Question:
     type: one of :data:`SUPPORTED_TYPES` except the group markers.
     respondent: ``"user"``, ``"staff"`` or None (asked of both).
     pair: the counterpart question of the other respondent group, or None.
-    section: the name of the enclosing group ("" outside any group).
+    section: the name of the enclosing top-level group ("" outside any group).
     start/end/step: the scale of a ``range`` question.
+    required: always required (``required = yes``); ``required_if`` holds the expression
+    when the form makes it required on a condition.
+    relevant: when the question is asked (its own ``relevant`` and its groups', joined
+    with ``and``); "" = always. constraint: what an answer must meet (``.`` = the
+    answer), with ``constraint_messages`` (language -> text) when the form gives one.
     """
 
     name: str
@@ -117,6 +173,10 @@ class Question:
     end: float | None = None
     step: float | None = None
     row: int = 0
+    relevant: str = ""
+    required_if: str = ""
+    constraint: str = ""
+    constraint_messages: dict[str, str] = field(default_factory=dict)
 
     def label(self, language: str | None = None) -> str:
         return _pick(self.labels, language) or self.name
@@ -140,21 +200,35 @@ class Section:
         return _pick(self.labels, language) or self.name
 
 
+@functools.lru_cache(maxsize=2048)
+def _expression(text: str) -> Expression:
+    return parse(text)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or value in ([], ())
+
+
 @dataclass(frozen=True)
 class Questionnaire:
     """A validated form: questions in order, sections, choice lists, settings.
 
     Built by :func:`read_form` (or :func:`default_form`), never by hand: reading
-    checks the supported XLSForm subset (module docstring). Attributes: ``form_id``
+    checks what the workbench supports (module docstring). Attributes: ``form_id``
     and ``version`` (the ``settings`` sheet), ``titles`` (language -> title),
-    ``questions`` (:class:`Question`, form order), ``sections`` (one per group, the
-    themes comments are coded to), ``choices`` (list name -> :class:`Choice`; a choice
-    whose name is a number scores that number, e.g. 1-5 on a Likert item, and
-    «vet ikke»/«ikke aktuelt» score nothing). Serialise with :meth:`to_json` /
+    ``questions`` (:class:`Question`, form order), ``sections`` (one per top-level group,
+    the themes comments are coded to), ``choices`` (list name -> :class:`Choice`; a
+    choice whose name is a number scores that number, e.g. 1-5 on a Likert item, and
+    «vet ikke»/«ikke aktuelt» score nothing), ``metadata`` (names of the form's metadata
+    and constant calculate rows, not asked). Serialise with :meth:`to_json` /
     :meth:`from_json`.
 
-    References: XLSForm specification, https://xlsform.org (the subset used by
-    KoboToolbox and ODK).
+    The interview asks what :meth:`relevant_names` allows, refuses to finish while
+    :meth:`missing_required` is not empty and shows :meth:`constraint_message` next to
+    an answer that breaks its constraint.
+
+    References: XLSForm specification, https://xlsform.org; pyxform,
+    https://github.com/XLSForm/pyxform.
 
     >>> form = default_form()
     >>> form.pairs()[0], form.is_likert("u_heard")
@@ -167,6 +241,7 @@ class Questionnaire:
     questions: tuple[Question, ...]
     sections: tuple[Section, ...]
     choices: dict[str, tuple[Choice, ...]]
+    metadata: tuple[str, ...] = ()
 
     # ---------------------------------------------------------------- lookups
     def title(self, language: str | None = None) -> str:
@@ -222,6 +297,84 @@ class Questionnaire:
         """Section name -> labels; the default themes comments are coded to."""
         return {s.name: s.labels for s in self.sections if s.name}
 
+    # ------------------------------------------------------- interview logic
+    def relevant_names(self, answers: Mapping[str, Any]) -> frozenset[str]:
+        """Names of the questions asked given ``answers`` so far (name -> answer).
+
+        As in XForms, the answer to a question that is not asked counts as empty when a
+        later ``relevant`` reads it.
+        """
+        asked: set[str] = set()
+        seen: set[str] = set()
+
+        def lookup(name: str) -> Any:
+            if name in seen and name not in asked:
+                return None
+            return answers.get(name)
+
+        for q in self.questions:
+            if not q.relevant or _expression(q.relevant).evaluate(lookup, answers.get(q.name)):
+                asked.add(q.name)
+            seen.add(q.name)
+        return frozenset(asked)
+
+    def is_relevant(self, name: str, answers: Mapping[str, Any]) -> bool:
+        """Whether question ``name`` is asked given ``answers``."""
+        return name in self.relevant_names(answers)
+
+    def is_required(self, name: str, answers: Mapping[str, Any]) -> bool:
+        """Whether ``name`` must be answered: asked, and required always or on condition."""
+        q = self.question(name)
+        if q.type == "note" or not self.is_relevant(name, answers):
+            return False
+        if q.required:
+            return True
+        return bool(q.required_if) and _expression(q.required_if).evaluate(
+            answers.get, answers.get(name)
+        )
+
+    def missing_required(self, respondent: str, answers: Mapping[str, Any]) -> list[str]:
+        """Required questions for ``respondent`` that are asked and still empty (form order)."""
+        asked = self.relevant_names(answers)
+        out = []
+        for q in self.for_respondent(respondent):
+            if q.type == "note" or q.name not in asked or not _empty(answers.get(q.name)):
+                continue
+            if q.required or (
+                q.required_if
+                and _expression(q.required_if).evaluate(answers.get, answers.get(q.name))
+            ):
+                out.append(q.name)
+        return out
+
+    def constraint_message(
+        self, name: str, answers: Mapping[str, Any], language: str | None = None
+    ) -> str | None:
+        """The message to show when the answer to ``name`` breaks its ``constraint``
+        (the form's ``constraint_message`` if it has one), else None. An empty answer
+        or a question not asked is never checked."""
+        q = self.question(name)
+        value = answers.get(name)
+        if not q.constraint or _empty(value) or not self.is_relevant(name, answers):
+            return None
+        if _expression(q.constraint).evaluate(answers.get, value):
+            return None
+        return _pick(q.constraint_messages, language) or t(
+            "surveys.form.constraint_failed", language=language
+        )
+
+    def constraint_problems(
+        self, respondent: str, answers: Mapping[str, Any], language: str | None = None
+    ) -> dict[str, str]:
+        """Question name -> message for every answer of ``respondent`` breaking its
+        constraint."""
+        out = {}
+        for q in self.for_respondent(respondent):
+            text = self.constraint_message(q.name, answers, language) if q.constraint else None
+            if text:
+                out[q.name] = text
+        return out
+
     # ---------------------------------------------------------- serialisation
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True)
@@ -238,6 +391,7 @@ class Questionnaire:
                 Section(s["name"], s["labels"], tuple(s["questions"])) for s in data["sections"]
             ),
             choices={k: tuple(Choice(**c) for c in v) for k, v in data["choices"].items()},
+            metadata=tuple(data.get("metadata", ())),
         )
 
 
@@ -247,69 +401,97 @@ def _pick(labels: dict[str, str], language: str | None) -> str:
 
 
 # ------------------------------------------------------------------ reading
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
+_ROW = re.compile(r"^\s*\[row\s*:\s*(\d+)\]\s*")
+_SHEET = re.compile(r"[Oo]n the '(\w+)' sheet")
+_COLUMN = re.compile(r"the '([\w:. ()-]+)' value")
+_PARENT_REF = re.compile(r"\.\./([A-Za-z_][\w.\-]*)")
 
 
-class _Sheet:
-    """One worksheet as header -> column letter, and rows as dicts keyed by header."""
-
-    def __init__(self, title: str, rows: list[tuple[object, ...]]) -> None:
-        from openpyxl.utils import get_column_letter
-
-        self.title = title
-        header = [_cell(v).lower() for v in rows[0]] if rows else []
-        self.columns = {h: get_column_letter(i + 1) for i, h in enumerate(header) if h}
-        self.header = header
-        self.rows: list[tuple[int, dict[str, str]]] = []
-        for number, row in enumerate(rows[1:], start=2):
-            cells = {h: _cell(v) for h, v in zip(header, row, strict=False) if h}
-            if any(cells.values()):
-                self.rows.append((number, cells))
-
-    def letter(self, column: str) -> str:
-        return self.columns.get(column, column)
+def _language(key: str, default: str) -> str:
+    """pyxform's language key (``Norsk bokmål (nb)``, ``nb``, ``default``) -> code."""
+    if key == "default":
+        return default
+    match = re.search(r"\(([A-Za-z]{2,3}(?:-[A-Za-z0-9]+)?)\)\s*$", key)
+    text = (match.group(1) if match else key).strip().lower()
+    if not match and not re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]+)?", text):
+        text = _LANGUAGE_NAMES.get(text, text)
+    return "nb" if text in ("no", "nob") else text
 
 
-def _languages(sheet: _Sheet, prefix: str) -> dict[str, str]:
-    """Header -> language code for ``label``/``hint`` columns."""
-    out = {}
-    for h in sheet.header:
-        if h == prefix:
-            out[h] = "nb"
-        elif h.startswith(prefix + "::"):
-            tail = h.split("::", 1)[1].strip()
-            match = _LANG.search(tail)
-            code = match.group(1) if match else tail[:2]
-            if code in ("no", "nn"):
-                code = "nb" if code == "no" else code
-            out[h] = code
+def _texts(element: Mapping[str, Any], value: Any, prefix: str, default: str) -> dict[str, str]:
+    """Language -> text from pyxform's value (a string or language -> string) and the
+    one-colon ``prefix:xx`` columns pyxform passes through untouched."""
+    out: dict[str, str] = {}
+    if isinstance(value, str) and value.strip():
+        out[default] = value.strip()
+    elif isinstance(value, Mapping):
+        for key, text in value.items():
+            if isinstance(text, str) and text.strip():
+                out.setdefault(_language(str(key), default), text.strip())
+    for key, text in element.items():
+        if key.startswith(prefix + ":") and not key.startswith(prefix + "::"):
+            if isinstance(text, str) and text.strip():
+                out.setdefault(_language(key.split(":", 1)[1], default), text.strip())
     return out
 
 
-def _texts(cells: dict[str, str], languages: dict[str, str]) -> dict[str, str]:
-    return {lang: cells[h] for h, lang in languages.items() if cells.get(h)}
+def _canonical(header: str) -> str:
+    """pyxform's canonical name of a survey column (``relevance`` -> ``relevant``)."""
+    from pyxform import aliases
+
+    h = header.strip()
+    alias = aliases.survey_header.get(h)
+    if isinstance(alias, tuple):
+        h = alias[1]
+    elif h.startswith("bind::"):
+        h = h.split("::", 1)[1]
+    return {"calculate": "calculation", "jr:count": "repeat_count"}.get(h, h)
 
 
-def _parameters(text: str) -> dict[str, float] | None:
-    out: dict[str, float] = {}
-    for part in text.replace(";", " ").replace(",", " ").split():
-        if "=" not in part:
-            return None
-        key, value = part.split("=", 1)
-        try:
-            out[key.strip().lower()] = float(value)
-        except ValueError:
-            return None
+def _file_type(data: bytes, label: str) -> str | None:
+    if data[:4] == b"PK\x03\x04":
+        return "xlsm" if label.lower().endswith(".xlsm") else "xlsx"
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        return "xls"
+    return None
+
+
+def _header_letters(data: bytes, file_type: str) -> dict[str, dict[str, str]]:
+    """Sheet (lower case) -> header as pyxform cleans it -> column letter."""
+    from openpyxl.utils import get_column_letter
+
+    out: dict[str, dict[str, str]] = {}
+    try:
+        if file_type == "xls":
+            import xlrd
+
+            book = xlrd.open_workbook(file_contents=data)
+            for sheet in book.sheets():
+                first = sheet.row_values(0) if sheet.nrows else []
+                out[sheet.name.lower()] = _letters(first, get_column_letter)
+            return out
+        from openpyxl import load_workbook
+
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        for ws in wb.worksheets:
+            first = next(ws.iter_rows(max_row=1, values_only=True), ())
+            out[ws.title.lower()] = _letters(first, get_column_letter)
+        wb.close()
+    except Exception:  # noqa: BLE001 - letters are a courtesy; pyxform reads the file
+        return out
+    return out
+
+
+def _letters(first: Iterable[Any], letter: Any) -> dict[str, str]:
+    out = {}
+    for i, value in enumerate(first):
+        if value is not None and str(value).strip():
+            out.setdefault(re.sub(r"\s+", " ", str(value).strip()), letter(i + 1))
     return out
 
 
 def read_form(source: str | Path | bytes | io.BytesIO, *, name: str | None = None) -> Questionnaire:
-    """Read and validate an XLSForm workbook (the supported subset, see the module docstring).
+    """Read and validate an XLSForm workbook (.xlsx or .xls) with pyxform.
 
     source: a path, or the workbook's bytes (an upload). Raises :class:`InvalidFormError`
     with every problem found (each a :class:`~kor.errors.FormError` with ``row``, ``column``
@@ -318,191 +500,335 @@ def read_form(source: str | Path | bytes | io.BytesIO, *, name: str | None = Non
     >>> read_form(DEFAULT_FORM_PATH).pairs()[0]
     ('u_access_speed', 's_access_speed')
     """
-    from openpyxl import load_workbook
+    from pyxform.errors import PyXFormError
+    from pyxform.xls2json_backends import get_xlsform
 
     label = name or (Path(source).name if isinstance(source, (str, Path)) else "form.xlsx")
-    if isinstance(source, (str, Path)):
-        data: Any = source
-    else:
-        data = io.BytesIO(source.getvalue() if isinstance(source, io.BytesIO) else bytes(source))
     try:
-        book = load_workbook(data, read_only=True, data_only=True)
-    except Exception:  # noqa: BLE001 - any unreadable workbook is one problem for the user
+        if isinstance(source, (str, Path)):
+            data = Path(source).read_bytes()
+        else:
+            data = source.getvalue() if isinstance(source, io.BytesIO) else bytes(source)
+    except OSError:
         raise InvalidFormError(label, [FormError("surveys.form.unreadable", sheet="-")]) from None
-    sheets = {
-        ws.title.strip().lower(): _Sheet(ws.title, list(ws.iter_rows(values_only=True)))
-        for ws in book.worksheets
-    }
-    book.close()
+    file_type = _file_type(data, label)
+    book = None
+    if file_type is not None:
+        try:
+            book = get_xlsform(xlsform=data, file_type="." + file_type)
+        except (PyXFormError, ValueError, KeyError, OSError):
+            book = None
+    if book is None or file_type is None:
+        raise InvalidFormError(label, [FormError("surveys.form.unreadable", sheet="-")])
     problems: list[FormError] = []
-    form = _build(sheets, problems)
+    form = _Reader(book, _header_letters(data, file_type), problems).build()
     if problems or form is None:
+        order = ("survey", "choices", "settings")
+        problems.sort(
+            key=lambda p: (
+                order.index(p.params["sheet"]) if p.params.get("sheet") in order else 3,
+                p.row or 0,
+            )
+        )
         raise InvalidFormError(label, problems)
     return form
 
 
-def _build(sheets: dict[str, _Sheet], problems: list[FormError]) -> Questionnaire | None:
+class _Reader:
+    """Checks pyxform's reading of one workbook and maps it onto :class:`Questionnaire`."""
+
+    def __init__(
+        self, book: Any, letters: dict[str, dict[str, str]], problems: list[FormError]
+    ) -> None:
+        self.book = book
+        self.letters = letters
+        self.problems = problems
+        #: survey row number and cells by name (first occurrence)
+        self.rows: dict[str, tuple[int, dict[str, str]]] = {}
+        self.metadata: list[str] = []
+
     def problem(
+        self,
         key: str,
-        sheet: _Sheet | str,
+        sheet: str,
         row: int | None = None,
         column: str | None = None,
         **params: object,
     ) -> None:
-        title = sheet.title if isinstance(sheet, _Sheet) else sheet
-        col = sheet.letter(column) if isinstance(sheet, _Sheet) and column else column
-        problems.append(FormError(key, row=row, column=col, sheet=title, **params))
+        letter = self.letters.get(sheet.lower(), {}).get(column or "", column) if column else None
+        self.problems.append(FormError(key, row=row, column=letter, sheet=sheet, **params))
 
-    survey = sheets.get("survey")
-    if survey is None:
-        problem("surveys.form.missing_sheet", "survey", what="survey")
-        return None
-    for col in ("type", "name"):
-        if col not in survey.columns:
-            problem("surveys.form.missing_column", survey, 1, None, what=col)
-    if problems:
-        return None
-    label_langs = _languages(survey, "label")
-    hint_langs = _languages(survey, "hint")
-    if "nb" not in label_langs.values():
-        problem("surveys.form.missing_column", survey, 1, None, what="label::Norsk bokmål (nb)")
+    # ------------------------------------------------------------- raw rows
+    def check_rows(self) -> None:
+        """Workbench rules on the rows as written: names unique in the whole form (answers
+        are keyed by name), respondent values, and the expression columns."""
+        for index, cells in enumerate(self.book.survey or ()):
+            row = index + 2
+            kind = str(cells.get("type", "")).strip().lower()
+            name = str(cells.get("name", "")).strip()
+            if name and not kind.startswith("end"):
+                if name in self.rows:
+                    self.problem(
+                        "surveys.form.duplicate_name",
+                        "survey",
+                        row,
+                        "name",
+                        value=name,
+                        other=self.rows[name][0],
+                    )
+                else:
+                    self.rows[name] = (row, cells)
+            for header, value in cells.items():
+                text = str(value).strip()
+                if not text:
+                    continue
+                column = _canonical(header)
+                if column == "respondent" and text.lower() not in RESPONDENTS:
+                    self.problem("surveys.form.bad_respondent", "survey", row, header, value=text)
+                elif column == "calculation":
+                    if kind != "calculate" or not is_literal(text):
+                        self.problem(
+                            "surveys.form.unsupported_column",
+                            "survey",
+                            row,
+                            header,
+                            what=header,
+                        )
+                elif column in ("choice_filter", "repeat_count"):
+                    self.problem(
+                        "surveys.form.unsupported_column", "survey", row, header, what=header
+                    )
+                elif column in _EXPRESSION_COLUMNS:
+                    if column == "required" and text.lower() in _YES | _NO:
+                        continue
+                    self.check_expression(text, row, header)
 
-    choices = _read_choices(sheets.get("choices"), problem)
-    settings = sheets.get("settings")
-    form_id, version, titles = "form", "1", {}
-    if settings is not None and settings.rows:
-        cells = settings.rows[0][1]
-        form_id = cells.get("form_id") or form_id
-        version = cells.get("version") or version
-        titles = _texts(cells, _languages(settings, "form_title")) or {}
-
-    questions: list[Question] = []
-    sections: list[Section] = []
-    open_group: tuple[str, dict[str, str], int, list[str]] | None = None
-    seen: dict[str, int] = {}
-    for row, cells in survey.rows:
-        for col in UNSUPPORTED_COLUMNS:
-            if cells.get(col):
-                problem("surveys.form.unsupported_column", survey, row, col, what=col)
-        raw_type = cells.get("type", "")
-        name = cells.get("name", "")
-        parts = raw_type.split()
-        kind = parts[0].lower().replace(" ", "_") if parts else ""
-        if raw_type.lower() in ("begin group", "end group"):
-            kind = raw_type.lower().replace(" ", "_")
-        if not kind:
-            problem("surveys.form.missing_value", survey, row, "type", what="type")
-            continue
-        if kind not in SUPPORTED_TYPES:
-            problem("surveys.form.unsupported_type", survey, row, "type", value=raw_type)
-            continue
-        if kind == "end_group":
-            if open_group is None:
-                problem("surveys.form.end_without_begin", survey, row, "type")
-            else:
-                g_name, g_labels, _, g_questions = open_group
-                sections.append(Section(g_name, g_labels, tuple(g_questions)))
-                open_group = None
-            continue
-        if not name:
-            problem("surveys.form.missing_value", survey, row, "name", what="name")
-            continue
-        if not _NAME.match(name):
-            problem("surveys.form.bad_name", survey, row, "name", value=name)
-        if name in seen:
-            problem(
-                "surveys.form.duplicate_name", survey, row, "name", value=name, other=seen[name]
+    def check_expression(self, text: str, row: int, header: str) -> None:
+        try:
+            _expression(text)
+        except ExpressionError as exc:
+            key = (
+                "surveys.form.unsupported_expression"
+                if exc.kind == "unsupported"
+                else "surveys.form.bad_expression"
             )
-            continue
-        seen[name] = row
-        labels = _texts(cells, label_langs)
-        if "nb" in label_langs.values() and not labels.get("nb"):
-            nb_col = next(h for h, lang in label_langs.items() if lang == "nb")
-            problem("surveys.form.missing_value", survey, row, nb_col, what="label (nb)")
-        if kind == "begin_group":
-            if open_group is not None:
-                problem("surveys.form.nested_group", survey, row, "type")
+            self.problem(key, "survey", row, header, value=text, construct=exc.construct)
+
+    # --------------------------------------------------------------- pyxform
+    def convert(self) -> dict[str, Any] | None:
+        """pyxform's JSON form, or None (and one problem) when pyxform refuses it.
+
+        The XForm is built too, so a loaded form is one Kobo and ODK accept."""
+        from pyxform.builder import create_survey_element_from_dict
+        from pyxform.errors import PyXFormError
+        from pyxform.xls2json import workbook_to_json
+
+        warnings: list[str] = []
+        try:
+            data = workbook_to_json(workbook_dict=self.book, warnings=warnings)
+            if isinstance(data.get("title"), Mapping):
+                # pyxform reads form_title::<language> but cannot write it (it crashes)
+                header = next(
+                    (h for h in (self.book.settings or [{}])[0] if h.startswith("form_title::")),
+                    "form_title",
+                )
+                self.problem("surveys.form.translated_title", "settings", 2, header, what=header)
+                return None
+            create_survey_element_from_dict(data).to_xml(validate=False, warnings=warnings)
+        except PyXFormError as exc:
+            self.pyxform_problem(str(exc))
+            return None
+        except Exception as exc:  # noqa: BLE001 - pyxform crashed on this workbook
+            self.pyxform_problem(f"{type(exc).__name__}: {exc}")
+            return None
+        return data
+
+    def pyxform_problem(self, message: str) -> None:
+        row_match = _ROW.match(message)
+        row = int(row_match.group(1)) if row_match else None
+        sheet_match = _SHEET.search(message)
+        sheet = sheet_match.group(1) if sheet_match else "survey"
+        column_match = _COLUMN.search(message)
+        column = column_match.group(1) if column_match else None
+        text = _ROW.sub("", message).strip()
+        self.problem("surveys.form.pyxform", sheet, row, column, message=text)
+
+    # -------------------------------------------------------------- mapping
+    def build(self) -> Questionnaire | None:
+        if self.book.survey is None:
+            self.problem("surveys.form.missing_sheet", "survey", what="survey")
+            return None
+        self.check_rows()
+        data = self.convert()
+        if data is None:
+            return None
+        default = _language(str(data.get("default_language") or "default"), "nb")
+        self.default = default
+        self.choices = {
+            list_name: tuple(self.choice(c) for c in options)
+            for list_name, options in (data.get("choices") or {}).items()
+        }
+        self.questions: list[Question] = []
+        self.sections: list[Section] = []
+        self.walk(data.get("children") or [], None, ())
+        self.questions = _check_pairs(self.questions, self.problem)
+        if not self.problems and not any(q.type != "note" for q in self.questions):
+            self.problem("surveys.form.no_questions", "survey")
+        if self.problems:
+            return None
+        settings = (self.book.settings or [{}])[0] if self.book.settings else {}
+        form_id = str(data.get("id_string") or "form") if settings.get("form_id") else "form"
+        titles = _texts({}, data.get("title"), "title", default) if settings else {}
+        titles.update(_texts({}, data.get("kor_title"), "kor_title", default))
+        return Questionnaire(
+            form_id=form_id,
+            version=str(data.get("version") or "1"),
+            titles=titles or {"nb": form_id},
+            questions=tuple(self.questions),
+            sections=tuple(_merge_loose(self.sections)),
+            choices=self.choices,
+            metadata=tuple(self.metadata),
+        )
+
+    def choice(self, element: Mapping[str, Any]) -> Choice:
+        name = str(element.get("name", ""))
+        labels = _texts(element, element.get("label"), "label", self.default)
+        try:
+            score: float | None = float(name)
+        except ValueError:
+            score = None
+        return Choice(name=name, labels=labels, score=score)
+
+    def walk(self, children: list[dict[str, Any]], top: str | None, when: tuple[str, ...]) -> None:
+        for element in children:
+            kind = element.get("type", "")
+            name = str(element.get("name", ""))
+            row, cells = self.rows.get(name, (0, {}))
+            relevant = str((element.get("bind") or {}).get("relevant", "")).strip()
+            if kind == "group":
+                if (element.get("control") or {}).get("bodyless") and name == "meta":
+                    self.metadata.extend(str(c.get("name", "")) for c in element["children"])
+                    continue
+                inner = (*when, relevant) if relevant else when
+                if top is None:
+                    labels = _texts(element, element.get("label"), "label", self.default)
+                    start = len(self.questions)
+                    self.walk(element.get("children") or [], name, inner)
+                    names = tuple(q.name for q in self.questions[start:])
+                    self.sections.append(Section(name, labels, names))
+                else:
+                    self.walk(element.get("children") or [], top, inner)
                 continue
-            open_group = (name, labels, row, [])
-            continue
-        respondent = cells.get("respondent", "").lower() or None
-        if respondent is not None and respondent not in RESPONDENTS:
-            problem("surveys.form.bad_respondent", survey, row, "respondent", value=respondent)
-            respondent = None
-        required_text = cells.get("required", "").lower()
-        if required_text not in _YES | _NO:
-            problem("surveys.form.bad_required", survey, row, "required", value=required_text)
+            if kind in METADATA_TYPES or _preloaded(kind):
+                self.metadata.append(name)
+                continue
+            if kind == "calculate":
+                self.metadata.append(name)  # a constant (check_rows refuses formulas)
+                continue
+            if kind not in _TYPES:
+                shown = str(cells.get("type") or kind)
+                self.problem(
+                    "surveys.form.unsupported_type", "survey", row or None, "type", value=shown
+                )
+                continue
+            question = self.question(element, _TYPES[kind], row, cells, top or "", when)
+            if question is not None:
+                self.questions.append(question)
+                if top is None:
+                    self.sections.append(Section("", {}, (question.name,)))
+
+    def question(
+        self,
+        element: Mapping[str, Any],
+        kind: str,
+        row: int,
+        cells: Mapping[str, Any],
+        section: str,
+        when: tuple[str, ...],
+    ) -> Question | None:
+        name = str(element["name"])
+        bind = element.get("bind") or {}
+        relevant = str(bind.get("relevant", "")).strip()
+        labels = _texts(element, element.get("label"), "label", self.default)
+        if not row:  # made by pyxform: the text box of ``or_other``
+            relevant = _PARENT_REF.sub(lambda m: "${" + m.group(1) + "}", relevant)
+            labels = {lang: t("surveys.form.specify_other", language=lang) for lang in ("nb", "en")}
+            row, cells = self.rows.get(name.removesuffix("_other"), (0, {}))
+            element = {**element, "respondent": cells.get("respondent", "")}
+        if relevant:
+            try:
+                _expression(relevant)
+            except ExpressionError:
+                return None  # reported by check_rows with its cell
+        required_text = str(bind.get("required", "")).strip()
+        required = required_text.lower() in _YES
+        required_if = "" if required_text.lower() in _YES | _NO else required_text
         list_name = None
         start = end = step = None
         if kind in ("select_one", "select_multiple"):
-            if len(parts) != 2:
-                problem("surveys.form.missing_list", survey, row, "type", value=raw_type)
-            else:
-                list_name = parts[1]
-                if list_name not in choices:
-                    problem("surveys.form.unknown_list", survey, row, "type", value=list_name)
-        elif len(parts) > 1:
-            problem("surveys.form.unsupported_type", survey, row, "type", value=raw_type)
+            list_name = str(element.get("list_name") or element.get("itemset") or "")
+            if list_name not in self.choices:
+                self.problem("surveys.form.unknown_list", "survey", row, "type", value=list_name)
+            elif "or_other" in str(cells.get("type", "")):
+                self.choices[list_name] = tuple(
+                    Choice(
+                        "other",
+                        {lang: t("surveys.form.other", language=lang) for lang in ("nb", "en")},
+                        None,
+                    )
+                    if c.name == "other"
+                    else c
+                    for c in self.choices[list_name]
+                )
         if kind == "range":
-            params = _parameters(cells.get("parameters", "")) if cells.get("parameters") else {}
-            if params is None or not set(params) <= {"start", "end", "step"}:
-                problem(
-                    "surveys.form.bad_parameters",
-                    survey,
-                    row,
-                    "parameters",
-                    value=cells.get("parameters", ""),
+            params = element.get("parameters") or {}
+            try:
+                start, end, step = (
+                    float(params.get(k, d)) for k, d in (("start", 1), ("end", 10), ("step", 1))
                 )
-                params = {}
-            start, end, step = (
-                params.get("start", 0.0),
-                params.get("end", 10.0),
-                params.get("step", 1.0),
-            )
+            except (TypeError, ValueError):
+                start, end, step = 1.0, 10.0, 1.0
             if not (start < end and step > 0):
-                problem(
+                self.problem(
                     "surveys.form.bad_parameters",
-                    survey,
+                    "survey",
                     row,
                     "parameters",
-                    value=cells.get("parameters", ""),
+                    value=str(cells.get("parameters", "")),
                 )
-        questions.append(
-            Question(
-                name=name,
-                type=kind,
-                labels=labels,
-                hints=_texts(cells, hint_langs),
-                list_name=list_name,
-                required=required_text in _YES,
-                respondent=respondent,
-                pair=cells.get("pair") or None,
-                section=open_group[0] if open_group else "",
-                start=start,
-                end=end,
-                step=step,
-                row=row,
-            )
+        respondent = str(element.get("respondent") or "").strip().lower() or None
+        if respondent not in (None, *RESPONDENTS):
+            respondent = None  # reported by check_rows
+        conditions = [*when, relevant] if relevant else list(when)
+        return Question(
+            name=name,
+            type=kind,
+            labels=labels,
+            hints=_texts(element, element.get("hint"), "hint", self.default),
+            list_name=list_name,
+            required=required,
+            respondent=respondent,
+            pair=str(element.get("pair") or "").strip() or None,
+            section=section,
+            start=start,
+            end=end,
+            step=step,
+            row=row,
+            relevant=" and ".join(f"({c})" if len(conditions) > 1 else c for c in conditions),
+            required_if=required_if,
+            constraint=str(bind.get("constraint", "")).strip(),
+            constraint_messages=_texts(
+                element, bind.get("jr:constraintMsg"), "constraint_message", self.default
+            ),
         )
-        if open_group is not None:
-            open_group[3].append(name)
-        else:
-            sections.append(Section("", {}, (name,)))
-    if open_group is not None:
-        problem("surveys.form.group_not_closed", survey, open_group[2], "type", value=open_group[0])
-    questions = _check_pairs(questions, survey, problem)
-    if not any(q.type != "note" for q in questions):
-        problem("surveys.form.no_questions", survey, None, None)
-    if problems:
-        return None
-    return Questionnaire(
-        form_id=form_id,
-        version=version,
-        titles=titles or {"nb": form_id},
-        questions=tuple(questions),
-        sections=tuple(_merge_loose(sections)),
-        choices=choices,
-    )
+
+
+def _preloaded(kind: str) -> bool:
+    """pyxform's metadata types are those it fills itself (``jr:preload``), whatever
+    their spelling (``uri:deviceid``, ``start time``, …)."""
+    from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
+
+    return bool((QUESTION_TYPE_DICT.get(kind) or {}).get("bind", {}).get("jr:preload"))
 
 
 def _merge_loose(sections: Iterable[Section]) -> list[Section]:
@@ -516,41 +842,7 @@ def _merge_loose(sections: Iterable[Section]) -> list[Section]:
     return out
 
 
-def _read_choices(sheet: _Sheet | None, problem) -> dict[str, tuple[Choice, ...]]:  # noqa: ANN001
-    if sheet is None:
-        return {}
-    for col in ("list_name", "name"):
-        if col not in sheet.columns:
-            problem("surveys.form.missing_column", sheet, 1, None, what=col)
-            return {}
-    langs = _languages(sheet, "label")
-    lists: dict[str, list[Choice]] = {}
-    for row, cells in sheet.rows:
-        list_name, name = cells.get("list_name", ""), cells.get("name", "")
-        if not list_name:
-            problem("surveys.form.missing_value", sheet, row, "list_name", what="list_name")
-            continue
-        if not name:
-            problem("surveys.form.missing_value", sheet, row, "name", what="name")
-            continue
-        if " " in name:
-            problem("surveys.form.bad_name", sheet, row, "name", value=name)
-        existing = lists.setdefault(list_name, [])
-        if any(c.name == name for c in existing):
-            problem("surveys.form.duplicate_choice", sheet, row, "name", value=name)
-            continue
-        labels = _texts(cells, langs)
-        if not labels:
-            problem("surveys.form.missing_value", sheet, row, "label", what="label")
-        try:
-            score: float | None = float(name)
-        except ValueError:
-            score = None
-        existing.append(Choice(name=name, labels=labels, score=score))
-    return {k: tuple(v) for k, v in lists.items()}
-
-
-def _check_pairs(questions: list[Question], sheet: _Sheet, problem) -> list[Question]:  # noqa: ANN001
+def _check_pairs(questions: list[Question], problem) -> list[Question]:  # noqa: ANN001
     """Pairs must join a user question and a staff question of the same kind; they are made
     symmetric (declaring the pair on one side is enough)."""
     by_name = {q.name: q for q in questions}
@@ -559,23 +851,24 @@ def _check_pairs(questions: list[Question], sheet: _Sheet, problem) -> list[Ques
         if not q.pair:
             continue
         other = by_name.get(q.pair)
+        where = ("survey", q.row, "pair")
         if other is None:
-            problem("surveys.form.unknown_pair", sheet, q.row, "pair", value=q.pair)
+            problem("surveys.form.unknown_pair", *where, value=q.pair)
             continue
         if {q.respondent, other.respondent} != {"user", "staff"}:
-            problem("surveys.form.pair_respondents", sheet, q.row, "pair", value=q.pair)
+            problem("surveys.form.pair_respondents", *where, value=q.pair)
             continue
         if (q.type, q.list_name) != (other.type, other.list_name):
-            problem("surveys.form.pair_types", sheet, q.row, "pair", value=q.pair)
+            problem("surveys.form.pair_types", *where, value=q.pair)
             continue
         if other.pair and other.pair != q.name:
-            problem("surveys.form.pair_conflict", sheet, q.row, "pair", value=q.pair)
+            problem("surveys.form.pair_conflict", *where, value=q.pair)
             continue
         if (
             partner.get(other.name, q.name) != q.name
             or partner.get(q.name, other.name) != other.name
         ):
-            problem("surveys.form.pair_conflict", sheet, q.row, "pair", value=q.pair)
+            problem("surveys.form.pair_conflict", *where, value=q.pair)
             continue
         partner[q.name], partner[other.name] = other.name, q.name
     out = []
@@ -588,4 +881,9 @@ def _check_pairs(questions: list[Question], sheet: _Sheet, problem) -> list[Ques
 
 def default_form() -> Questionnaire:
     """The shipped «Bruker spør bruker» questionnaire (``surveys/default_form.xlsx``)."""
+    return _default_form()
+
+
+@functools.lru_cache(maxsize=1)
+def _default_form() -> Questionnaire:
     return read_form(DEFAULT_FORM_PATH)

@@ -52,6 +52,7 @@ __all__ = [
     "table_columns",
     "Dataset",
     "session_table",
+    "file_rows",
     "read_session_csv",
     "require_columns",
 ]
@@ -243,6 +244,39 @@ def read_session_csv(path: str | Path) -> pd.DataFrame:
     for col in ("outcome", "alliance", "alliance_min_item"):
         frame[col] = frame[col].astype("float64")
     return frame.loc[:, list(SESSION_COLUMNS)]
+
+
+def file_rows(ds: Dataset) -> pd.DataFrame:
+    """The data set's measurements in the import/export file format, one row each.
+
+    The columns of ``kor.io``'s file (client code, age group, birth year, team code,
+    clinician's user name, episode start, session date/number/format, measure, the
+    items, total); items past a measure's own are NaN. Sorted by client, episode,
+    session and measure, so an export reads in the order a person checks it. The
+    store's export and the import benchmark both build their files with it.
+    """
+    m = ds.measurements.merge(ds.sessions, on="session_id")
+    m = m.merge(ds.episodes, on="episode_id", suffixes=("", "_ep"))
+    m = m.merge(ds.clients, on="client_id")
+    out = pd.DataFrame(
+        {
+            "client_code": m["code"],
+            "age_group": m["age_group"],
+            "birth_year": m["birth_year"],
+            "team": m["team_id"].map(ds.teams.set_index("team_id")["code"]),
+            "clinician": m["clinician_id"].map(ds.users.set_index("user_id")["username"]),
+            "episode_start": m["start_date"],
+            "session_date": m["session_date"],
+            "session_no": m["number"],
+            "format": m["format"],
+            "measure": m["measure"],
+            **{c: m[c] if c in m.columns else float("nan") for c in ITEM_COLUMNS},
+            "total": m["total"],
+        }
+    )
+    return out.sort_values(
+        ["client_code", "episode_start", "session_no", "measure"]
+    ).reset_index(drop=True)
 
 
 def session_table(data: Dataset | Mapping[str, pd.DataFrame]) -> pd.DataFrame:

@@ -26,6 +26,7 @@ import io
 import math
 import re
 import warnings
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import date, datetime, time
@@ -393,8 +394,39 @@ def _cell_text(value: object) -> str:
     return str(text if text is not None else value)
 
 
-def _read_xlsx(data: bytes) -> _Sheet:
-    """Header and cells of the first worksheet; formulas come through as ``=...`` text."""
+#: A formula cell in a worksheet's XML (``<f>…</f>``, ``<f t="shared" …/>``).
+_FORMULA_ELEMENT = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
+def _has_formulas(data: bytes) -> bool:
+    """Whether any worksheet of the workbook holds a formula (an ``<f>`` element)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as book:
+        for name in book.namelist():
+            if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                with book.open(name) as sheet:
+                    if _FORMULA_ELEMENT.search(sheet.read()):
+                        return True
+    return False
+
+
+def _xlsx_rows(data: bytes) -> list[list[object]]:
+    """The first worksheet's cell values, row by row, from A1.
+
+    python-calamine (Rust's calamine) reads a 50,000-row sheet ten times as fast as
+    openpyxl, but it gives a formula's cached result, not the formula. A workbook with
+    any formula is therefore read with openpyxl, which gives the formula text that
+    the check refuses (``io.formula_cell``), cell by cell.
+    """
+    if not _has_formulas(data):
+        from python_calamine import CalamineWorkbook
+
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        try:
+            if not book.sheet_names:
+                return []
+            return book.get_sheet_by_index(0).to_python(skip_empty_area=False)
+        finally:
+            book.close()
     import openpyxl
 
     book = None
@@ -402,14 +434,19 @@ def _read_xlsx(data: bytes) -> _Sheet:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # openpyxl warns about unsupported extensions
             book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-            sheet = book.worksheets[0]
-            rows = [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-    except Exception:  # noqa: BLE001 - openpyxl raises many types for a broken workbook
-        raise _bad_file("not_xlsx") from None
+            return [list(row) for row in book.worksheets[0].iter_rows(values_only=True)]
     finally:
         if book is not None:
             with contextlib.suppress(Exception):
                 book.close()
+
+
+def _read_xlsx(data: bytes) -> _Sheet:
+    """Header and cells of the first worksheet; formulas come through as ``=...`` text."""
+    try:
+        rows = [[_cell_text(v) for v in row] for row in _xlsx_rows(data)]
+    except Exception:  # noqa: BLE001 - both readers raise many types for a broken workbook
+        raise _bad_file("not_xlsx") from None
     if not rows:
         return _NO_SHEET
     width = max(len(r) for r in rows)

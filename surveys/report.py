@@ -4,8 +4,18 @@ The report follows the conference's agenda: what users said, where users and sta
 the service differently, what changed since the last round, chosen quotes, and a page of
 questions for the discussion. It never holds free text that is not approved: the
 comments are filtered on ``approved`` *here*, whatever the caller passes in, and only
-those also chosen as quotes are shown. Groups under 5 respondents are suppressed by the
-analysis functions the report is built from.
+those also chosen as quotes are shown, identical ones once with how many said it
+(:func:`surveys.free_text.merge_identical`). Groups under 5 respondents are suppressed by
+the analysis functions the report is built from.
+
+Numbers are written with a decimal comma in bokmål («3,4», «< 0,001») and a point in
+English. The questions for the conference are built only from what the data can carry:
+a user-staff gap (or a round-to-round improvement) becomes a question only when it is
+*significant after adjustment*, i.e. its Brunner-Munzel p-value, Holm-adjusted across
+all paired questions compared in the round (:func:`surveys.analysis.holm_adjust`), is
+below 0.05: the ``significant`` column of :func:`surveys.analysis.gaps` /
+:func:`~surveys.analysis.changes`. The wording follows the item's scale: «mer enige» for
+an agree-disagree item, «høyere skår (av 10)» for a 0-10 item.
 
 Proposed improvement projects are in :mod:`surveys.improvements`.
 """
@@ -25,6 +35,7 @@ from kor.i18n import get_language, t
 from kor.plotting import figure_bytes
 from surveys import analysis, plotting
 from surveys.forms import Questionnaire
+from surveys.free_text import merge_identical
 
 __all__ = ["DialogueReport", "build_report", "discussion_questions", "previous_survey"]
 
@@ -45,7 +56,7 @@ class DialogueReport:
     top_gaps: pd.DataFrame
     changes: pd.DataFrame | None
     top_improvements: pd.DataFrame | None
-    quotes: pd.DataFrame
+    quotes: pd.DataFrame  # theme, respondent, text, count (identical quotes merged)
     themes: pd.DataFrame
     theme_labels: dict[str, str]
     questions: list[str] = field(default_factory=list)
@@ -111,9 +122,9 @@ class DialogueReport:
             for theme, group in self.quotes.groupby("theme", sort=False):
                 parts.append(f"<h3>{esc(self.theme_labels.get(theme, theme))}</h3>")
                 for row in group.itertuples(index=False):
-                    who = t("surveys.respondent." + row.respondent, language=lang)
                     parts.append(
-                        f"<blockquote>«{esc(row.text)}» <small>({esc(who)})</small></blockquote>"
+                        f"<blockquote>«{esc(row.text)}» <small>({esc(self._who(row))})"
+                        "</small></blockquote>"
                     )
         else:
             parts.append(f"<p>{esc(t('surveys.report.no_quotes', language=lang))}</p>")
@@ -124,6 +135,14 @@ class DialogueReport:
             "</small></p></body></html>"
         )
         return "\n".join(parts)
+
+    def _who(self, row: Any) -> str:
+        """«Bruker» or «Bruker; 3 sa det samme» for a quote given by several."""
+        who = t("surveys.respondent." + row.respondent, language=self.language)
+        if int(getattr(row, "count", 1)) > 1:
+            same = t("surveys.report.quote_count", language=self.language, count=int(row.count))
+            return f"{who}; {same}"
+        return who
 
     def _intro(self) -> str:
         return t(
@@ -156,8 +175,8 @@ class DialogueReport:
                 [
                     self._label(r.question),
                     str(r.n),
-                    _fmt(r.mean),
-                    _fmt(r.pct_agree, 0),
+                    _fmt(r.mean, language=lang),
+                    _fmt(r.pct_agree, 0, language=lang),
                     str(r.n_no_opinion),
                 ]
             )
@@ -178,11 +197,12 @@ class DialogueReport:
             [
                 str(r.rank),
                 self._label(r.question),
-                _fmt(r.mean_user),
-                _fmt(r.mean_staff),
-                _fmt(r.gap, signed=True),
-                f"{_fmt(r.ci_low, signed=True)}; {_fmt(r.ci_high, signed=True)}",
-                _p(r.p_adjusted),
+                _fmt(r.mean_user, language=lang),
+                _fmt(r.mean_staff, language=lang),
+                _fmt(r.gap, signed=True, language=lang),
+                f"{_fmt(r.ci_low, signed=True, language=lang)}; "
+                f"{_fmt(r.ci_high, signed=True, language=lang)}",
+                _p(r.p_adjusted, language=lang),
             ]
             for r in self.top_gaps.itertuples(index=False)
         ]
@@ -203,10 +223,10 @@ class DialogueReport:
             [
                 str(r.rank),
                 self._label(r.question),
-                _fmt(r.mean_before),
-                _fmt(r.mean_after),
-                _fmt(r.change, signed=True),
-                _p(r.p_adjusted),
+                _fmt(r.mean_before, language=lang),
+                _fmt(r.mean_after, language=lang),
+                _fmt(r.change, signed=True, language=lang),
+                _p(r.p_adjusted, language=lang),
             ]
             for r in table.itertuples(index=False)
         ]
@@ -232,8 +252,7 @@ class DialogueReport:
             for theme, group in self.quotes.groupby("theme", sort=False):
                 lines.append(f"## {self.theme_labels.get(theme, theme)}")
                 for row in group.itertuples(index=False):
-                    who = t("surveys.respondent." + row.respondent, language=lang)
-                    lines.append(f"«{row.text}» ({who})")
+                    lines.append(f"«{row.text}» ({self._who(row)})")
                 lines.append("")
             if not lines:
                 lines = [t("surveys.report.no_quotes", language=lang)]
@@ -285,16 +304,34 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
     )
 
 
-def _fmt(value: Any, digits: int = 1, *, signed: bool = False) -> str:
+def _fmt(value: Any, digits: int = 1, *, signed: bool = False, language: str | None = None) -> str:
+    """A number with ``digits`` decimals: a decimal comma in bokmål, «–» when missing."""
     if value is None or pd.isna(value):
         return "–"
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+    text = f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+    return text.replace(".", ",") if (language or get_language()) == "nb" else text
 
 
-def _p(value: Any) -> str:
+def _p(value: Any, *, language: str | None = None) -> str:
     if value is None or pd.isna(value):
         return "–"
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+    text = "< 0.001" if value < 0.001 else f"{value:.3f}"
+    return text.replace(".", ",") if (language or get_language()) == "nb" else text
+
+
+def _scale(form: Questionnaire, question: str) -> tuple[str, str]:
+    """(wording, top of the scale) for ``question``: ``"agreement"`` for a Likert item whose
+    top choice says «enig»/«agree», ``"score"`` for any other scored item (a 0-10 range,
+    a satisfaction scale)."""
+    q = form.question(question)
+    if form.is_likert(question):
+        scored = [c for c in form.choice_list(question) if c.score is not None]
+        top = max(scored, key=lambda c: c.score)
+        labels = " ".join(top.labels.values()).casefold()
+        kind = "agreement" if "enig" in labels or "agree" in labels else "score"
+        return kind, _fmt(top.score, 0, language="en")
+    end = q.end if q.end is not None else 10.0
+    return "score", f"{end:g}"
 
 
 def discussion_questions(
@@ -305,22 +342,41 @@ def discussion_questions(
     language: str | None = None,
     top_improvements: pd.DataFrame | None = None,
 ) -> list[str]:
-    """Questions for the conference, from the largest gaps and the lowest-rated items."""
+    """Questions for the conference: from gaps and improvements that are significant
+    after adjustment, and from the lowest-rated items.
+
+    top_gaps: :func:`surveys.analysis.largest_gaps`; only rows with ``significant`` True
+    (Holm-adjusted Brunner-Munzel p < 0.05, see the module docstring) become questions,
+    at most three, largest first. When none is, one question says so, so that the
+    conference does not read meaning into noise. top_improvements:
+    :func:`surveys.analysis.largest_improvements`; the largest *significant* one
+    becomes a question. user_summary: :func:`surveys.analysis.item_summary` of the
+    users; its two lowest Likert means become questions (descriptive, no test). The
+    wording fits the item's scale (:func:`_scale`), numbers have a decimal comma in
+    bokmål.
+    """
     lang = language or get_language()
     out = []
-    for r in top_gaps.head(3).itertuples(index=False):
-        key = "surveys.discuss.staff_higher" if r.gap > 0 else "surveys.discuss.users_higher"
+    significant = top_gaps[top_gaps["significant"].astype(bool)] if len(top_gaps) else top_gaps
+    for r in significant.head(3).itertuples(index=False):
+        kind, top = _scale(form, r.question)
+        higher = "staff_higher" if r.gap > 0 else "users_higher"
+        key = f"surveys.discuss.{higher}" + ("" if kind == "agreement" else "_score")
         out.append(
             t(
                 key,
                 language=lang,
                 item=form.question(r.question).label(lang),
-                user=_fmt(r.mean_user),
-                staff=_fmt(r.mean_staff),
+                user=_fmt(r.mean_user, language=lang),
+                staff=_fmt(r.mean_staff, language=lang),
+                top=top,
             )
         )
+    if not len(significant):
+        out.append(t("surveys.discuss.no_clear_gaps", language=lang))
     likert = user_summary[
-        user_summary["question"].map(form.is_likert) & ~user_summary["suppressed"]
+        user_summary["question"].map(form.is_likert).astype(bool)
+        & ~user_summary["suppressed"].astype(bool)
     ]
     for r in likert.nsmallest(2, "mean").itertuples(index=False):
         out.append(
@@ -328,11 +384,12 @@ def discussion_questions(
                 "surveys.discuss.lowest",
                 language=lang,
                 item=form.question(r.question).label(lang),
-                mean=_fmt(r.mean),
+                mean=_fmt(r.mean, language=lang),
             )
         )
-    if top_improvements is not None:
-        for r in top_improvements.head(1).itertuples(index=False):
+    if top_improvements is not None and len(top_improvements):
+        better = top_improvements[top_improvements["significant"].astype(bool)]
+        for r in better.head(1).itertuples(index=False):
             out.append(
                 t(
                     "surveys.discuss.improved",
@@ -385,12 +442,14 @@ def build_report(
     safe = comments[comments["approved"].astype(bool)] if len(comments) else comments
     if len(safe):
         safe = safe[safe["quote"].astype(bool) & (safe["round"] == round)]
-    quotes = pd.DataFrame(
-        {
-            "theme": [(list(x) or [""])[0] for x in safe["themes"]] if len(safe) else [],
-            "respondent": list(safe["respondent"]) if len(safe) else [],
-            "text": list(safe["text"]) if len(safe) else [],
-        }
+    quotes = merge_identical(
+        pd.DataFrame(
+            {
+                "theme": [(list(x) or [""])[0] for x in safe["themes"]] if len(safe) else [],
+                "respondent": list(safe["respondent"]) if len(safe) else [],
+                "text": list(safe["text"]) if len(safe) else [],
+            }
+        )
     )
     approved = comments[comments["approved"].astype(bool)] if len(comments) else comments
     themes = (

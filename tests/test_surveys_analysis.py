@@ -103,8 +103,8 @@ def test_holm_adjustment_matches_statsmodels():
 
     p = np.array([0.01, 0.04, 0.03, 0.2, np.nan])
     expected = multipletests(p[:4], method="holm")[1]
-    assert analysis._holm(p)[:4] == pytest.approx(expected)
-    assert np.isnan(analysis._holm(p)[4])
+    assert analysis.holm_adjust(p)[:4] == pytest.approx(expected)
+    assert np.isnan(analysis.holm_adjust(p)[4])
 
 
 def test_theme_counts_count_each_theme_of_a_comment():

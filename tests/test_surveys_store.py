@@ -160,3 +160,42 @@ def test_sections_become_coding_themes(store, survey):
     store.add_theme(SYSTEM, "ventetid", "Ventetid", "Waiting time")
     with pytest.raises(ValidationError):
         store.add_theme(SYSTEM, "ventetid", "Igjen")
+
+
+def test_a_theme_is_approved_in_bulk_in_one_audited_transaction(store):
+    ids = load_sample(store, SYSTEM, code_comments=False)
+    comments = store.survey_comments(SYSTEM, ids.values())
+    assert comments["flags"].map(len).sum() == 0  # the invented comments name no one
+    first, second, third = (int(x) for x in comments["comment_id"][:3])
+    for cid in (first, second):
+        store.code_comment(SYSTEM, cid, themes=["tilgang"], approved=False)
+    store.code_comment(SYSTEM, third, themes=["tilgang"], approved=True)
+    before = len(store.audit_log(SYSTEM))
+    assert store.approve_comments(SYSTEM, [first, second, third]) == 2  # third was approved
+    approved = store.survey_comments(SYSTEM, ids.values(), approved_only=True)
+    assert set(approved["comment_id"]) == {first, second, third}
+    assert set(approved.set_index("comment_id").loc[[first, second], "themes"].map(tuple)) == {
+        ("tilgang",)
+    }
+    log = store.audit_log(SYSTEM)
+    assert len(log) == before + 2 and set(log["action"].iloc[:2]) == {"approve"}  # newest first
+
+
+def test_bulk_approval_refuses_the_whole_batch_if_one_holds_a_national_id(store, survey):
+    rid = store.start_response(SYSTEM, survey, "user")
+    answers = _full_user_answers()
+    answers["u_works_well"] = "Fint. Mitt nummer er 311299 56715"
+    answers["u_improve"] = "Ring Kari Hansen på 412 34 567"
+    store.save_answers(SYSTEM, rid, answers, finish=True)
+    comments = store.survey_comments(SYSTEM, [survey]).set_index("question")
+    assert comments.loc["u_works_well", "flags"] == ["national_id"]
+    assert comments.loc["u_improve", "flags"] == ["name", "phone"]
+    with pytest.raises(ValidationError) as caught:
+        store.approve_comments(SYSTEM, comments["comment_id"].tolist())
+    assert caught.value.key == "surveys.comment.national_id"
+    assert store.survey_comments(SYSTEM, [survey], approved_only=True).empty
+    interviewer = _registered(store, "ingrid.berg", "clinician", "VOP")
+    with pytest.raises(AccessDenied):
+        store.approve_comments(interviewer, [int(comments.loc["u_improve", "comment_id"])])
+    # a name or phone number is flagged, not refused: the coder decides
+    assert store.approve_comments(SYSTEM, [int(comments.loc["u_improve", "comment_id"])]) == 1

@@ -44,7 +44,7 @@ def _answer_section(app: SurveysApp) -> None:
     for kind, control in app.controls.values():
         if kind == "single":
             control.value = control.options[3][1]
-        elif kind == "number":
+        elif kind in ("number", "scale"):
             control[0].value = 8
         elif kind == "multi":
             control[0][1].value = True
@@ -155,3 +155,75 @@ def test_an_interviewer_sees_only_the_interview_view(tmp_path):
     root = surveys_app(store, Actor("mona.haugen", "clinician", "VOP"))
     assert not _find(root, "bsb-new-survey") and "Ingen undersøkelser" in _texts(root)
     store.close()
+
+
+def _go_to_question(app: SurveysApp, name: str) -> None:
+    while name not in app.controls:
+        _answer_section(app)
+        _find(app.root, "bsb-next")[0].click()
+
+
+def test_the_middle_of_the_0_to_10_scale_is_recorded_with_one_tap(app):
+    _find(app.root, "bsb-start-user")[0].click()
+    _go_to_question(app, "u_overall")
+    kind, (buttons, skip) = app.controls["u_overall"]
+    assert kind == "scale" and buttons.options[5] == ("5", 5)
+    assert buttons.value is None and skip.value  # nothing chosen yet: «Ikke besvart»
+    buttons.value = 5  # the tap on «5»
+    assert not skip.value
+    skip.value = True  # «Ikke besvart» clears the choice again
+    assert buttons.value is None
+    buttons.value = 5
+    _answer_section(app)
+    buttons.value = 5
+    _find(app.root, "bsb-finish")[0].click()
+    answers = app.store.survey_answers(SYSTEM, [app.survey_id]).set_index("question")
+    assert answers.loc["u_overall", "value_number"] == 5.0
+
+
+def test_the_finish_check_names_missing_questions_and_sections_and_jumps_there(app):
+    _find(app.root, "bsb-start-user")[0].click()
+    _find(app.root, "bsb-next")[0].click()  # intro
+    _answer_section(app)  # part 2 answered, the rest left empty
+    _find(app.root, "bsb-next")[0].click()
+    app.section = len(app._sections()) - 1
+    app.render()
+    _find(app.root, "bsb-finish")[0].click()
+    text = _texts(app.flash)
+    form = app._current_form()
+    third = app._sections()[2]
+    assert "obligatoriske spørsmål mangler svar" in text
+    assert f"Del 3 «{third.label('nb')}»: {form.question(third.questions[0]).label('nb')}" in text
+    assert "Del 2 «" not in text  # answered
+    jumps = _find(app.flash, "bsb-jump")
+    assert jumps[0].description == f"Gå til del 3: {third.label('nb')}"
+    jumps[0].click()
+    assert app.section == 2 and third.questions[0] in app.controls
+    assert len(app.store.drafts(SYSTEM, app.survey_id)) == 1
+
+
+def test_comments_that_may_name_someone_are_marked_and_left_out_of_bulk_approval(app):
+    rid = app.store.start_response(SYSTEM, app.survey_id, "user")
+    answers = {}
+    for q in app._current_form().for_respondent("user"):
+        if q.type == "select_one":
+            answers[q.name] = "4"
+        elif q.type == "range":
+            answers[q.name] = 7
+    answers["u_works_well"] = "Kari Hansen på kontoret er god, ring 412 34 567"
+    answers["u_improve"] = "Kortere ventetid."
+    app.store.save_answers(SYSTEM, rid, answers, finish=True)
+    for c in app.store.survey_comments(SYSTEM, [app.survey_id]).itertuples():
+        app.store.code_comment(SYSTEM, c.comment_id, themes=["tilgang"], approved=False)
+    app.view = "comments"
+    app.render()
+    [flagged] = _find(app.root, "bsb-flagged")
+    assert "<mark class='bsb-flag-name'>Kari Hansen</mark>" in _texts(flagged)
+    assert "navn, telefonnummer" in _texts(flagged)
+    [bulk] = _find(app.root, "bsb-approve-theme")
+    assert bulk.description == "Godkjenn 1 i «Tilgjengelighet»"
+    bulk.click()
+    assert "1 kommentarer i «Tilgjengelighet» er godkjent" in _texts(app.flash)
+    approved = app.store.survey_comments(SYSTEM, [app.survey_id], approved_only=True)
+    assert approved["text"].tolist() == ["Kortere ventetid."]
+    assert not _find(app.root, "bsb-approve-theme")  # nothing left to approve together

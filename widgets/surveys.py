@@ -2,8 +2,13 @@
 
 An interviewer (often with lived experience) picks or creates a survey in two taps
 (the default questionnaire is built in), then interviews one section at a time with
-large buttons for Likert answers and a slider for 0-10; every Next/Back saves the
-section as a draft, so an interview can be resumed later; Finish completes it. Quality
+large buttons for Likert answers and for a short numeric scale (0-10: one button per
+value, so every value, the middle one too, is a tap; longer scales get a slider whose
+value counts once «Ikke besvart» is unticked or the slider moved); every Next/Back saves
+the section as a draft, so an interview can be resumed later. Finish completes it, or
+lists the required questions still unanswered with their sections and offers a jump to
+each section. Comments that may identify someone are marked for the coder
+(:mod:`surveys.free_text`), and a theme's harmless comments can be approved at once. Quality
 leads import exported responses, look at the analysis, code comments to themes, approve
 the ones that may leave the workbench, and download the dialogue-conference report.
 
@@ -25,10 +30,18 @@ from kor.i18n import get_language, t
 from kor.store import Store, open_store
 from surveys import analysis, plotting
 from surveys.forms import Questionnaire, default_form
+from surveys.free_text import bulk_approvable, find_identifying
 from surveys.improvements import create_projects, propose_projects
 from surveys.report import build_report, previous_survey
-from surveys.responses import read_responses
-from widgets.common import acting_user, chart_box, guarded, language_switch, message
+from surveys.responses import check_complete, read_responses
+from widgets.common import (
+    acting_user,
+    chart_box,
+    guarded,
+    language_switch,
+    message,
+    page_style,
+)
 
 __all__ = ["surveys_app", "SurveysApp"]
 
@@ -45,9 +58,13 @@ _CSS = w.HTML(
     "height:26px;margin-right:8px}.bsb-skip{min-height:44px;align-items:center}"
     ".bsb-nav button{min-height:56px;min-width:150px;font-size:1.1em}"
     "table.bsb-table td,table.bsb-table th{padding:4px 8px;border-bottom:1px solid #ddd}"
-    ".bsb-comment{border:1px solid #ccc;padding:8px;margin:6px 0;border-radius:4px}</style>"
+    ".bsb-comment{border:1px solid #ccc;padding:8px;margin:6px 0;border-radius:4px}"
+    ".bsb-choice.bsb-scale .widget-toggle-button{min-width:58px}"
+    ".bsb-comment mark{background:#ffe08a;padding:0 2px}</style>"
 )
 _VIEWS = ("interview", "import", "analysis", "comments", "report")
+#: A numeric scale with at most this many values is a row of buttons, a longer one a slider.
+_SCALE_BUTTONS = 11
 
 
 def _e(value: Any) -> str:
@@ -63,6 +80,20 @@ def _button(key: str, style: str = "", cls: str = "", **params: Any) -> w.Button
     if cls:
         b.add_class(cls)
     return b
+
+
+def _marked(text: str) -> str:
+    """The comment escaped, with what may identify someone in <mark> (for the coder only)."""
+    out, at = [], 0
+    for f in find_identifying(text):
+        out += [
+            _e(text[at : f.start]),
+            f"<mark class='bsb-flag-{f.kind}'>",
+            _e(text[f.start : f.end]),
+            "</mark>",
+        ]
+        at = f.end
+    return "".join([*out, _e(text[at:])])
 
 
 def _download(data: bytes, filename: str, mime: str, label: str, cls: str) -> str:
@@ -89,7 +120,14 @@ class SurveysApp:
         self.body = w.VBox()
         self.root = w.VBox(layout=w.Layout(max_width="1050px", padding="8px"))
         self.root.add_class("bsb-app")
-        self.root.children = [_CSS, language_switch(self.render), self.flash, self.body]
+        self.root.add_class("kor-app")
+        self.root.children = [
+            page_style(),
+            _CSS,
+            language_switch(self.render),
+            self.flash,
+            self.body,
+        ]
         self.render()
 
     # ---------------------------------------------------------------- helpers
@@ -338,17 +376,25 @@ class SurveysApp:
         self.controls = {}
         items: list[w.Widget] = [header, progress]
         answers = self.response["answers"]
+        self.holders: dict[str, tuple[w.Widget, w.Widget]] = {}
         for name in section.questions:
             q = form.question(name)
             if q.type == "note":
                 note = w.HTML(f"<div class='bsb-note'>{_e(q.label(lang))}</div>")
-                items.append(note)
+                holder = w.VBox([note])
+                self.holders[name] = (holder, w.HTML())
+                items.append(holder)
                 continue
             label = w.HTML(
                 f"<div class='bsb-question'>{_e(q.label(lang))}{' *' if q.required else ''}</div>"
             )
-            items.append(label)
-            items.append(self._control(form, name, answers.get(name)))
+            control = self._control(form, name, answers.get(name))
+            check = w.HTML()  # the form's constraint message, when the answer breaks it
+            check.add_class("bsb-constraint")
+            holder = w.VBox([label, control, check])
+            self.holders[name] = (holder, check)
+            items.append(holder)
+        self._watch_logic(form)
         back = _button("surveys.interview.back", "", "bsb-back")
         last = self.section == len(sections) - 1
         forward = (
@@ -369,6 +415,10 @@ class SurveysApp:
         @guarded(self.show)
         def finish(_: Any) -> None:
             self._save_section()
+            missing = check_complete(form, respondent, self.response["answers"])
+            if missing:  # say what and where, offer the way there (the store checks again)
+                self.show(self._missing_panel(missing))
+                return
             self.store.save_answers(
                 self.actor, self.response["id"], {}, finish=True, version=self.response["version"]
             )
@@ -404,6 +454,58 @@ class SurveysApp:
         box.add_class("bsb-interview")
         return box
 
+    def _missing_panel(self, missing: list[str]) -> w.Widget:
+        """The required questions without an answer, each with its section, and one
+        button per section that goes there."""
+        form = self._current_form()
+        lang = get_language()
+        sections = self._sections()
+        where = {n: i for i, s in enumerate(sections) for n in s.questions}
+        lines = []
+        jumps: list[tuple[int, w.Button]] = []
+        for name in missing:
+            index = where.get(name)
+            if index is None:  # not on any page of this respondent: nothing to jump to
+                continue
+            section = sections[index]
+            lines.append(
+                t(
+                    "surveys.interview.missing_item",
+                    number=index + 1,
+                    section=section.label(lang),
+                    question=form.question(name).label(lang),
+                )
+            )
+            if any(j == index for j, _ in jumps):
+                continue
+            b = _button(
+                "surveys.interview.jump",
+                "warning",
+                "bsb-jump",
+                number=index + 1,
+                section=section.label(lang),
+            )
+
+            def jump(_: Any, index: int = index) -> None:
+                self.section = index
+                self.render()
+
+            b.on_click(jump)
+            jumps.append((index, b))
+        box = w.VBox(
+            [
+                message(t("surveys.interview.missing", count=len(missing)), "error"),
+                w.HTML(
+                    "<ul class='bsb-missing'>"
+                    + "".join(f"<li>{_e(x)}</li>" for x in lines)
+                    + "</ul>"
+                ),
+                w.HBox([b for _, b in jumps], layout=w.Layout(flex_flow="row wrap")),
+            ]
+        )
+        box.add_class("bsb-missing-panel")
+        return box
+
     def _control(self, form: Questionnaire, name: str, current: Any) -> w.Widget:
         q = form.question(name)
         lang = get_language()
@@ -437,6 +539,8 @@ class SurveysApp:
         if q.type in ("range", "integer"):
             low, high = int(q.start or 0), int(q.end if q.end is not None else 10)
             answered = current not in (None, "")
+            if (high - low) // int(q.step or 1) + 1 <= _SCALE_BUTTONS:
+                return self._scale_control(name, low, high, int(q.step or 1), current)
             slider = w.IntSlider(
                 value=int(float(current)) if answered else (low + high) // 2,
                 min=low,
@@ -466,6 +570,61 @@ class SurveysApp:
         self.controls[name] = ("text", area)
         return area
 
+    def _scale_control(self, name: str, low: int, high: int, step: int, current: Any) -> w.Widget:
+        """One button per value (0-10): a tap on any value, the middle one too, answers;
+        «Ikke besvart» is ticked while no value is chosen and clears the choice."""
+        values = list(range(low, high + 1, step))
+        chosen = int(float(current)) if current not in (None, "") else None
+        buttons = w.ToggleButtons(
+            options=[(str(v), v) for v in values],
+            value=chosen if chosen in values else None,
+            style={"button_width": "auto"},
+        )
+        buttons.add_class("bsb-choice")
+        buttons.add_class("bsb-scale")
+        buttons.add_class(f"bsb-q-{name}")
+        skip = w.Checkbox(
+            value=buttons.value is None,
+            description=t("surveys.interview.not_answered"),
+            indent=False,
+        )
+        skip.add_class("bsb-skip")
+
+        def chose(change: dict[str, Any]) -> None:
+            skip.value = change["new"] is None
+
+        def cleared(change: dict[str, Any]) -> None:
+            if change["new"]:
+                buttons.value = None
+
+        buttons.observe(chose, names="value")
+        skip.observe(cleared, names="value")
+        self.controls[name] = ("scale", (buttons, skip))
+        return w.VBox([buttons, skip])
+
+    def _watch_logic(self, form: Questionnaire) -> None:
+        """Show only the questions the form asks given the answers so far (``relevant``)
+        and each broken ``constraint``'s message; updated on every change on the page.
+        The logic is the form's (:meth:`Questionnaire.relevant_names`)."""
+        if not any(q.relevant or q.constraint for q in form.questions):
+            return
+
+        def refresh(_: Any = None) -> None:
+            assert self.response is not None
+            answers = {**self.response["answers"], **self._section_answers()}
+            asked = form.relevant_names(answers)
+            for name, (holder, check) in self.holders.items():
+                holder.layout.display = "" if name in asked else "none"
+                text = form.constraint_message(name, answers) if name in asked else None
+                check.value = message(text, "error").value if text else ""
+
+        for _kind, control in self.controls.values():
+            parts = control if isinstance(control, (list, tuple)) else [control]
+            for part in parts:
+                widget = part[1] if isinstance(part, tuple) else part
+                widget.observe(refresh, names="value")
+        refresh()
+
     def _section_answers(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, (kind, control) in self.controls.items():
@@ -476,6 +635,9 @@ class SurveysApp:
             elif kind == "number":
                 slider, skip = control
                 out[name] = None if skip.value else slider.value
+            elif kind == "scale":
+                buttons, skip = control
+                out[name] = None if skip.value else buttons.value
             else:
                 out[name] = control.value.strip() or None
         return out
@@ -492,7 +654,7 @@ class SurveysApp:
     # ----------------------------------------------------------------- import
     def _import_panel(self) -> w.Widget:
         upload = w.FileUpload(
-            accept=".csv,.xlsx",
+            accept=".csv,.txt,.xlsx",  # Nettskjema downloads data-<id>-<date>.txt
             multiple=False,
             description=t("surveys.import.choose"),
             layout=w.Layout(min_height="52px", width="auto"),
@@ -644,6 +806,7 @@ class SurveysApp:
                 "bsb-temaer",
             )
         )
+        parts.append(self._bulk_panel(comments, labels))
         for (question, respondent), group in comments.groupby(
             ["question", "respondent"], sort=False
         ):
@@ -657,6 +820,46 @@ class SurveysApp:
                 parts.append(self._comment_box(c, labels))
         box = w.VBox(parts)
         box.add_class("bsb-comments")
+        return box
+
+    def _bulk_panel(self, comments: Any, labels: dict[str, str]) -> w.Widget:
+        """One button per theme that approves its coded, unflagged, unapproved comments."""
+        buttons: list[w.Widget] = []
+        for code, label in labels.items():
+            ids = bulk_approvable(comments, code)
+            if not ids:
+                continue
+            b = _button(
+                "surveys.comments.bulk_approve",
+                "",
+                "bsb-approve-theme",
+                count=len(ids),
+                theme=label,
+            )
+
+            @guarded(self.show)
+            def approve(_: Any, ids: list[int] = ids, label: str = label) -> None:
+                count = self.store.approve_comments(self.actor, ids)
+                self.render()
+                self.say("surveys.comments.bulk_done", count=count, theme=label)
+
+            b.on_click(approve)
+            buttons.append(b)
+        body: list[w.Widget] = (
+            [w.HBox(buttons, layout=w.Layout(flex_flow="row wrap"))]
+            if buttons
+            else [message(t("surveys.comments.bulk_none"), "info")]
+        )
+        box = w.VBox(
+            [
+                w.HTML(
+                    f"<h4>{_e(t('surveys.comments.bulk_heading'))}</h4>"
+                    f"<p>{_e(t('surveys.comments.bulk_intro'))}</p>"
+                ),
+                *body,
+            ]
+        )
+        box.add_class("bsb-bulk")
         return box
 
     def _comment_box(self, c: Any, labels: dict[str, str]) -> w.Widget:
@@ -694,15 +897,21 @@ class SurveysApp:
         flagged = int(c.national_ids) > 0  # the store refuses to approve it, so say why here
         approved.disabled = quote.disabled = flagged
         warning = [message(t("surveys.comments.national_id"), "error")] if flagged else []
+        kinds = [k for k in c.flags if k != "national_id"]
+        if kinds:  # may name someone: the coder reads it and decides
+            names = ", ".join(t(f"surveys.comments.flag.{k}") for k in kinds)
+            warning.append(message(t("surveys.comments.flagged", kinds=names), "error"))
         box = w.VBox(
             [
-                w.HTML(f"<div>«{_e(c.text)}»</div>"),
+                w.HTML(f"<div class='bsb-comment-text'>«{_marked(c.text)}»</div>"),
                 *warning,
                 w.HBox(list(boxes.values()), layout=w.Layout(flex_flow="row wrap")),
                 w.HBox([approved, quote, save], layout=w.Layout(align_items="center")),
             ]
         )
         box.add_class("bsb-comment")
+        if kinds:
+            box.add_class("bsb-flagged")
         return box
 
     # ----------------------------------------------------------------- report

@@ -28,6 +28,7 @@ from kor.errors import ConflictError, StoreError, ValidationError
 from kor.pseudonyms import national_ids_in
 from kor.store import schema_surveys as bs
 from surveys.forms import RESPONDENTS, Questionnaire
+from surveys.free_text import flag_kinds
 from surveys.responses import ImportedResponses, check_answer, check_complete
 
 __all__ = ["SurveyStoreMixin", "ROUNDS", "ENTRY_ROLES", "MANAGE_ROLES"]
@@ -578,7 +579,8 @@ class SurveyStoreMixin:
         Columns: comment_id, response_id, survey_id, round, respondent, question, text,
         approved, quote, themes (list of codes), version, national_ids (how many
         valid-looking national identity numbers the text holds: such a comment cannot be
-        approved). Only those who code comments (:data:`MANAGE_ROLES`) see unapproved
+        approved), flags (:func:`surveys.free_text.flag_kinds`: what may identify someone,
+        for the coder to judge). Only those who code comments (:data:`MANAGE_ROLES`) see unapproved
         ones; every other role, and every export (``approved_only=True``), sees approved
         comments only.
         """
@@ -627,6 +629,7 @@ class SurveyStoreMixin:
         frame["approved"] = frame["approved"].astype(bool)
         frame["quote"] = frame["quote"].astype(bool)
         frame["national_ids"] = frame["text"].map(national_ids_in).astype("int64")
+        frame["flags"] = frame["text"].map(flag_kinds)
         return frame
 
     def code_comment(
@@ -678,6 +681,44 @@ class SurveyStoreMixin:
                 conn, actor, "code", "bsb_comment", comment_id, approved=approved, themes=len(codes)
             )
         return row.version + 1
+
+    def approve_comments(self, actor: Actor, comment_ids: Iterable[int]) -> int:
+        """Approve several coded comments at once (bulk approval of a theme); returns how
+        many changed.
+
+        Themes and quote choices stay as coded; comments already approved are left alone.
+        All or nothing, in one transaction with an audit row per comment: if any comment
+        holds a national identity number (as :meth:`code_comment`, it can never be
+        approved) or does not exist, nothing is approved. Choosing which comments to
+        pass is :func:`surveys.free_text.bulk_approvable` (it leaves out comments that
+        may name someone, so the coder judges those one by one).
+        """
+        require_role(actor, *MANAGE_ROLES)
+        ids = sorted({int(i) for i in comment_ids})
+        if not ids:
+            return 0
+        c = bs.bsb_comment
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                sa.select(c.c.id, c.c.version, c.c.text, c.c.approved).where(c.c.id.in_(ids))
+            ).all()
+            if len(rows) != len(ids):
+                missing = sorted(set(ids) - {r.id for r in rows})[0]
+                raise ValidationError("error.not_found", field="comment", what=missing)
+            if any(national_ids_in(r.text) for r in rows):  # never leaves the workbench
+                raise ValidationError("surveys.comment.national_id", field="approved")
+            changed = 0
+            for r in rows:
+                if r.approved:
+                    continue
+                conn.execute(
+                    c.update()
+                    .where(c.c.id == r.id, c.c.version == r.version)
+                    .values(approved=True, coded_by=actor.username, version=r.version + 1)
+                )
+                self._audit(conn, actor, "approve", "bsb_comment", r.id, bulk=True)
+                changed += 1
+        return changed
 
     def themes(self, actor: Actor) -> pd.DataFrame:
         """Coding themes: code, label_nb, label_en (form sections plus «annet»)."""

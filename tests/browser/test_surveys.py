@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import SCREENSHOTS
 
@@ -12,15 +13,17 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _answer_visible_section(page) -> None:  # noqa: ANN001
-    groups = page.locator(".bsb-interview .bsb-choice.widget-toggle-buttons")
+    groups = page.locator(".bsb-interview .bsb-choice.widget-toggle-buttons:not(.bsb-scale)")
     for i in range(groups.count()):
         groups.nth(i).locator("button").nth(3).click()  # «Litt enig»
     multi = page.locator(".bsb-interview button.bsb-multi")
     if multi.count():
         multi.first.click()
-    skips = page.locator(".bsb-interview .bsb-skip input[type=checkbox]")
-    for i in range(skips.count()):
-        skips.nth(i).uncheck()  # the slider's middle value becomes the answer
+    scales = page.locator(".bsb-interview .bsb-scale")
+    for i in range(scales.count()):  # the middle of 0-10 is one tap (it was lost before)
+        scales.nth(i).locator("button", has_text=re.compile(r"^5$")).click()
+        skip = scales.nth(i).locator("xpath=..").locator(".bsb-skip input[type=checkbox]")
+        expect(skip).not_to_be_checked()
     texts = page.locator(".bsb-interview textarea")
     for i in range(texts.count()):
         texts.nth(i).fill("Godt å bli spurt.")

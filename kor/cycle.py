@@ -53,6 +53,12 @@ __all__ = [
     "default_goal_dates",
     "SMART_LETTERS",
     "OUTCOMES",
+    "SMART_GOAL_ITEM",
+    "SMART_GOAL_PHASE",
+    "NoSmartGoal",
+    "judge",
+    "require_smart_goal",
+    "smart_gaps",
     "Phase",
     "GoalMeasure",
     "GOAL_MEASURES",
@@ -601,6 +607,45 @@ def smart_check(goal: Goal | Mapping[str, Any]) -> dict[str, tuple[bool, str]]:
     return {letter: out[letter] for letter in SMART_LETTERS}
 
 
+#: The planning phase's checklist item that a SMART goal must back.
+SMART_GOAL_ITEM = "cycle.check.planlegging.smart_goal"
+#: The phase that cannot be left without a SMART goal (not even with a decision).
+SMART_GOAL_PHASE = "planlegging"
+
+
+class NoSmartGoal(ValidationError):
+    """Ticking «SMART mål er satt» or leaving the planning phase without a SMART goal.
+
+    The guideline's planning phase exists to set the goal; a group can move past other
+    open items with a recorded decision, but not past this one. ``missing`` names the
+    SMART letters the project's best goal still fails (all of them with no goal).
+    """
+
+    def __init__(self, missing: Sequence[str]) -> None:
+        self.missing = list(missing)
+        super().__init__(
+            "error.cycle.no_smart_goal",
+            missing=", ".join(t(f"cycle.smart.letter.{letter}") for letter in self.missing),
+        )
+
+
+def smart_gaps(goals: Iterable[Goal | Mapping[str, Any]]) -> list[str]:
+    """The SMART letters the project's best goal fails ([] = it has a SMART goal)."""
+    best = list(SMART_LETTERS)
+    for goal in goals:
+        failing = [letter for letter, (ok, _) in smart_check(goal).items() if not ok]
+        if len(failing) < len(best):
+            best = failing
+    return best
+
+
+def require_smart_goal(goals: Iterable[Goal | Mapping[str, Any]]) -> None:
+    """Raise :class:`NoSmartGoal` unless one of ``goals`` passes :func:`smart_check`."""
+    missing = smart_gaps(goals)
+    if missing:
+        raise NoSmartGoal(missing)
+
+
 # --------------------------------------------------------------------------- project view
 
 
@@ -677,14 +722,17 @@ class Evaluation:
     """The goal measure before and after the change(s), with the verdict and its rule.
 
     chart: the :class:`kor.spc.ControlChart`, split at the change log's dates.
-    direction: :func:`kor.spc.verdict` (``signal_up``, ``signal_down``, ``no_signal``).
-    outcome: ``improved``, ``worse`` or ``no_signal`` (direction read with the
-    measure's ``higher_is_better``). rules: which signals fired in the latest phase
-    against the phase before (``runs`` = unusually long run, ``crossings`` = too few
-    crossings, ``sigma`` = points outside the 3-sigma limits), with ``details`` (the
-    numbers behind them). latest: the latest phase's centre line; baseline: the
-    earlier phase's centre line (in the measure's unit). target_reached: the latest
-    phase's centre line is at or beyond the target (None without a target).
+    phases: the :class:`kor.spc.PhaseComparison` everything below is read from (the
+    verdict, the rules, the numbers and the points :meth:`plot` marks).
+    direction: its direction (``signal_up``, ``signal_down``, ``no_signal``).
+    outcome: ``improved``, ``worse`` or ``no_signal`` (:func:`judge`: the direction read
+    with the measure's ``higher_is_better``). rules: which signals fired in the latest
+    phase against the phase before (``runs`` = unusually long run, ``crossings`` = too
+    few crossings, ``sigma`` = points outside the 3-sigma limits), with ``details``
+    (the numbers behind them); signals that point against the change of level leave
+    the outcome at ``no_signal`` (``phases.mixed``). latest: the latest phase's level;
+    baseline: the earlier phase's centre line (in the measure's unit). target_reached:
+    the latest level is at or beyond the target (None without a target).
     few_points: a phase had fewer than 10 useful points (the rules have little power).
     """
 
@@ -700,18 +748,24 @@ class Evaluation:
     target_reached: bool | None
     few_points: bool
     changes: tuple[tuple[pd.Timestamp, str], ...] = ()
+    phases: spc.PhaseComparison | None = None
 
     def headline(self, language: str | None = None) -> str:
-        """One word-ish verdict: «Forbedret», «Ingen signal ennå», «Verre»."""
+        """One word-ish verdict: «Forbedret», «Ingen signal ennå», «Forverret»."""
         return t(f"cycle.verdict.{self.outcome}", language=language)
 
     def rule_text(self, language: str | None = None) -> str:
-        """The rule behind the verdict, in plain words with its numbers."""
+        """The rule behind the verdict, in plain words with its numbers.
+
+        Every rule named here is a rule :attr:`phases` found, and the chart
+        (:meth:`plot`) marks the same points, so the words and the marks agree.
+        """
         if not self.rules:
             return t("cycle.rule.none", language=language, **self.details)
-        return " ".join(
-            t(f"cycle.rule.{rule}", language=language, **self.details) for rule in self.rules
-        )
+        parts = [t(f"cycle.rule.{rule}", language=language, **self.details) for rule in self.rules]
+        if self.phases is not None and self.phases.mixed:
+            parts.append(t("cycle.rule.mixed", language=language))
+        return " ".join(parts)
 
     def text(self, language: str | None = None) -> str:
         """The plain-language verdict: outcome, the rule behind it, the target."""
@@ -736,11 +790,17 @@ class Evaluation:
         return " ".join(parts)
 
     def plot(self, ax: Any = None, title: str | None = None) -> Any:
-        """The chart with the change log's entries as annotations; returns the Axes."""
+        """The chart with the change log's entries as annotations; returns the Axes.
+
+        The latest phase is drawn with the lines it was tested against (those of the
+        phase before) and only the points :attr:`phases` found outside them are
+        marked: what the verdict's text says is what the chart shows.
+        """
         from kor import spc_plot
 
+        chart = self.phases.chart(self.chart) if self.phases is not None else self.chart
         return spc_plot.control_chart(
-            self.chart,
+            chart,
             ax=ax,
             title=title if title is not None else self.measure.label(),
             annotations=[(when, text[:40]) for when, text in self.changes],
@@ -792,7 +852,7 @@ def evaluate_goal(
     from the months up to it (``freeze``); later phases get their own lines.
     measure: the goal measure (chart type and direction). target: the goal's target.
 
-    The verdict is :func:`kor.spc.verdict` on that chart: the latest phase tested
+    The verdict is :func:`kor.spc.compare_phases` on that chart: the latest phase tested
     against the centre line and limits of the phase before (Anhøj runs rules and the
     3-sigma rule), read with the measure's direction: a signal in the better
     direction is ``improved``, in the worse direction ``worse``, else ``no_signal``.
@@ -826,87 +886,16 @@ def evaluate_goal(
         warnings.simplefilter("always", KorStatisticalWarning)
         chart = spc.control_chart(**kw)
     few = any(issubclass(w.category, KorStatisticalWarning) for w in caught)
-    direction = spc.verdict(chart)
-    rules, details, before, after = _rules_fired(chart, kw)
-    good = "signal_up" if m.higher_is_better else "signal_down"
-    outcome = (
-        "no_signal" if direction == "no_signal" else ("improved" if direction == good else "worse")
-    )
+    comparison = spc.compare_phases(chart)
+    direction = comparison.direction
+    outcome = judge(direction, m)
+    after = comparison.after
     reached = None
     if target is not None and after is not None and np.isfinite(after):
         reached = bool(after >= target) if m.higher_is_better else bool(after <= target)
-    return Evaluation(
-        chart=chart,
-        measure=m,
-        direction=direction,
-        outcome=outcome,
-        rules=rules if direction != "no_signal" else (),
-        details=details,
-        baseline=before,
-        latest=after,
-        target=target,
-        target_reached=reached,
-        few_points=few,
-        changes=tuple(entries),
-    )
-
-
-def _rules_fired(
-    chart: spc.ControlChart, kw: Mapping[str, Any]
-) -> tuple[tuple[str, ...], dict[str, Any], float | None, float | None]:
-    """Which Anhøj/3-sigma rules the latest phase breaks against the phase before.
-
-    The same comparison :func:`kor.spc.verdict` makes: the previous phase's lines
-    (its frozen baseline) extended over the latest phase; the latest phase's points
-    are then run through :func:`kor.spc.runs_analysis` and checked against the limits.
-    """
-    d = chart.data
-    parts = sorted(d["part"].unique())
-    last = parts[-1]
-    latest_mask = (d["part"] == last).to_numpy()
-    if len(parts) == 1:
-        lines = d
-        prev_mask = d["baseline"].to_numpy(dtype=bool)
-        test_mask = latest_mask if prev_mask.all() else ~prev_mask
-    else:
-        prev = parts[-2]
-        keep = d["part"].isin([prev, last]).to_numpy()
-        prev_base = (d["part"] == prev).to_numpy() & d["baseline"].to_numpy(dtype=bool)
-        sub = {k: v for k, v in kw.items() if k not in ("part", "freeze")}
-        for col in ("x", "y", "n"):
-            if col in sub:
-                sub[col] = pd.Series(np.asarray(sub[col]))[keep].reset_index(drop=True)
-        freeze_at = int(prev_base[keep].sum())
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", KorStatisticalWarning)
-            lines = spc.control_chart(**sub, freeze=freeze_at).data
-        lines.index = np.flatnonzero(keep)
-        prev_mask = prev_base
-        test_mask = latest_mask
-    idx = np.flatnonzero(test_mask)
-    y = d["y"].to_numpy(dtype=float)[idx]
-    cl = lines.loc[idx, "cl"].to_numpy(dtype=float)
-    lcl = lines.loc[idx, "lcl"].to_numpy(dtype=float)
-    ucl = lines.loc[idx, "ucl"].to_numpy(dtype=float)
-    include = d["include"].to_numpy(dtype=bool)[idx]
-    runs = spc.runs_analysis(y[include], cl[include])
-    with np.errstate(invalid="ignore"):
-        beyond = int(((y > ucl) | (y < lcl))[include].sum())
-    rules: list[str] = []
-    if runs["n_useful"] and runs["longest_run"] > runs["longest_run_max"]:
-        rules.append("runs")
-    if runs["n_useful"] and runs["n_crossings"] < runs["n_crossings_min"]:
-        rules.append("crossings")
-    if beyond:
-        rules.append("sigma")
-    before = (
-        float(np.nanmean(d["cl"].to_numpy(dtype=float)[prev_mask])) if prev_mask.any() else None
-    )
-    after = float(np.nanmean(y)) if y.size else None
-    if chart.kind == "p" and y.size:
-        n = np.asarray(kw["n"], dtype=float)[idx]
-        counts = np.asarray(kw["y"], dtype=float)[idx]
-        after = float(100.0 * counts.sum() / n.sum()) if n.sum() > 0 else None
+    runs = comparison.runs
+    tested = list(comparison.tested)
+    cl = comparison.data["cl"].to_numpy(dtype=float)[tested]
     details = {
         "points": int(runs["n_obs"]),
         "useful": int(runs["n_useful"]),
@@ -914,10 +903,37 @@ def _rules_fired(
         "longest_run_max": _int(runs["longest_run_max"]),
         "crossings": _int(runs["n_crossings"]),
         "crossings_min": _int(runs["n_crossings_min"]),
-        "beyond": beyond,
-        "centre": _fmt(float(np.nanmean(cl)) if cl.size else None),
+        "beyond": comparison.n_beyond,
+        "centre": _fmt(float(np.nanmean(cl)) if np.isfinite(cl).any() else None),
     }
-    return tuple(rules), details, before, after
+    return Evaluation(
+        chart=chart,
+        measure=m,
+        direction=direction,
+        outcome=outcome,
+        rules=comparison.rules,
+        details=details,
+        baseline=comparison.before,
+        latest=after,
+        target=target,
+        target_reached=reached,
+        few_points=few,
+        changes=tuple(entries),
+        phases=comparison,
+    )
+
+
+def judge(direction: str, measure: str | GoalMeasure) -> str:
+    """``improved``/``worse``/``no_signal`` from an up/down direction and the measure.
+
+    The one place where «up» becomes better or worse: up is ``improved`` for a measure
+    where higher is better and ``worse`` where lower is better (and vice versa).
+    """
+    m = _measure(measure)
+    if direction not in ("signal_up", "signal_down"):
+        return "no_signal"
+    good = "signal_up" if m.higher_is_better else "signal_down"
+    return "improved" if direction == good else "worse"
 
 
 def _int(value: Any) -> int | str:

@@ -10,7 +10,9 @@ with marker shapes as well, so the charts read in greyscale print.
 
 from __future__ import annotations
 
+import functools
 import io
+import re
 import textwrap
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -20,7 +22,7 @@ import pandas as pd
 
 from kor import spc_plot
 from kor.funnel import funnel_curve
-from kor.i18n import t
+from kor.i18n import get_language, t
 from kor.plotting import MARKERS, PALETTE, new_axes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,6 +30,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "indicator_chart",
+    "localise_axes",
+    "month_label",
+    "tick_number",
     "indicator_figure",
     "funnel_plot",
     "client_trajectory",
@@ -51,6 +56,64 @@ def figure_png(fig: Any, dpi: int = 80) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
+
+
+def month_label(when: Any) -> str:
+    """A month tick in the UI language: the year at January, else «okt.» (bokmål, CLDR
+    abbreviations from the catalog; no locale or babel needed).
+
+    >>> month_label(pd.Timestamp("2026-10-01")), month_label(pd.Timestamp("2026-01-01"))
+    ('okt.', '2026')
+    """
+    when = pd.Timestamp(when)
+    return str(when.year) if when.month == 1 else t(f"report.month.{when.month}")
+
+
+def tick_number(value: float, decimals: int) -> str:
+    """An axis number in the UI language: «1,50» in bokmål, «1.50» in English, with a
+    true minus sign.
+
+    >>> tick_number(-2.5, 1)
+    '−2,5'
+    """
+    text = f"{value:.{decimals}f}"
+    if text.lstrip("-").strip("0.") == "":
+        text = text.lstrip("-")  # no «−0,0»
+    if get_language() == "nb":
+        text = text.replace(".", ",")
+    return text.replace("-", "\N{MINUS SIGN}")
+
+
+def _tick_decimals(locs: Sequence[float]) -> int:
+    """The fewest decimals (0-3) that show every tick exactly (0.25 steps: 2)."""
+    for decimals in range(4):
+        if all(abs(round(v, decimals) - v) < 1e-9 * max(1.0, abs(v)) for v in locs):
+            return decimals
+    return 3
+
+
+def localise_axes(ax: Any, *, dates: bool = False) -> Any:
+    """Month names (``dates``: x holds dates) and decimal commas on an Axes' ticks;
+    returns the Axes."""
+    from matplotlib.dates import num2date
+    from matplotlib.ticker import FuncFormatter
+
+    def number(axis: Any) -> FuncFormatter:
+        def label(value: float, _pos: Any) -> str:
+            return tick_number(value, _tick_decimals(axis.get_majorticklocs()))
+
+        return FuncFormatter(label)
+
+    if dates:
+        ax.xaxis.set_major_formatter(
+            FuncFormatter(lambda v, _pos: month_label(num2date(v).replace(tzinfo=None)))
+        )
+        if ax.xaxis.get_offset_text() is not None:
+            ax.xaxis.get_offset_text().set_visible(False)
+    else:
+        ax.xaxis.set_major_formatter(number(ax.xaxis))
+    ax.yaxis.set_major_formatter(number(ax.yaxis))
+    return ax
 
 
 def indicator_chart(
@@ -79,6 +142,7 @@ def indicator_chart(
         )
         return ax
     spc_plot.control_chart(chart, ax=ax, title=title, xlabel="", ylabel=unit_label)
+    localise_axes(ax, dates=np.issubdtype(np.asarray(chart.data["x"]).dtype, np.datetime64))
     ax.title.set_fontsize(10)
     ax.tick_params(labelsize=7)
     legend = ax.get_legend()
@@ -183,6 +247,7 @@ def funnel_plot(
     ax.set_xlabel(t("report.funnel.x"))
     ax.set_ylabel(t("report.funnel.y"))
     ax.set_title(t("report.funnel.title", unit=unit_label), fontsize=10)
+    localise_axes(ax)
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=7)
     return ax
@@ -275,6 +340,51 @@ def _page(title: str | None = None) -> Any:
     return fig
 
 
+_CELL_PAD = 0.1  # matplotlib's Cell.PAD: the text's margin, a fraction of the cell's width
+_NUMERIC = re.compile(r"^[\d\s,.%+\-−–]*$")
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_width(text: str, fontsize: float, bold: bool = False) -> float:
+    """The width of ``text`` in points at ``fontsize`` (DejaVu Sans, as drawn)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    prop = FontProperties(size=fontsize, weight="bold" if bold else "normal")
+    return float(TextPath((0, 0), text, prop=prop).get_extents().width)
+
+
+def _wrap(text: str, width: float, fontsize: float, bold: bool = False) -> list[str]:
+    """``text`` in lines no wider than ``width`` points: broken between words, and a word
+    too long for the column broken with a hyphen (compounds: «Alvorlighets-justert»)."""
+    lines: list[str] = []
+    for paragraph in str(text).split("\n"):
+        line = ""
+        for word in paragraph.split():
+            while _text_width(word, fontsize, bold) > width and len(word) > 2:
+                cut = len(word) - 1
+                while cut > 1 and _text_width(word[:cut] + "-", fontsize, bold) > width:
+                    cut -= 1
+                if line:
+                    lines.append(line)
+                    line = ""
+                lines.append(word[:cut] + "-")
+                word = word[cut:]
+            candidate = f"{line} {word}" if line else word
+            if line and _text_width(candidate, fontsize, bold) > width:
+                lines.append(line)
+                candidate = word
+            line = candidate
+        lines.append(line)
+    return lines or [""]
+
+
+def _is_number_column(values: Sequence[str]) -> bool:
+    """Numbers (and the blank, suppressed and no-data marks) are right-aligned."""
+    marks = {t("report.cell.blank"), t("report.cell.suppressed"), t("report.cell.no_data")}
+    return all(v in marks or _NUMERIC.match(v) for v in values)
+
+
 def _table(
     fig: Any,
     frame: pd.DataFrame,
@@ -287,36 +397,55 @@ def _table(
     first: float = 0.28,
     widths: Sequence[float] | None = None,
 ) -> float:
-    """Draw ``frame`` as a table whose top edge is at ``top``; returns its bottom edge."""
-    rows = len(frame) + 1
-    height = row_height * rows
-    ax = fig.add_axes([left, top - height, width, height])
-    ax.set_axis_off()
+    """Draw ``frame`` as a table whose top edge is at ``top``; returns its bottom edge.
+
+    Every cell's text is wrapped to its column (measured, not guessed) and each row is
+    as tall as its longest cell, so no text runs into the next cell; numbers are
+    right-aligned, words left-aligned. row_height: a one-line row, in figure height.
+    """
+    from matplotlib.table import Table
+
     if len(frame) == 0:
+        ax = fig.add_axes([left, top - row_height, width, row_height])
+        ax.set_axis_off()
         ax.text(0, 1, t("report.table.empty"), va="top", fontsize=9)
         return top - row_height
-    cells = [[str(v) for v in row] for row in frame.itertuples(index=False)]
-    columns = ["\n".join(textwrap.wrap(str(c), 18)[:2]) for c in frame.columns]
-    rest = (1.0 - first) / max(len(columns) - 1, 1)
-    table = ax.table(
-        cellText=cells,
-        colLabels=columns,
-        cellLoc="right",
-        colLoc="center",
-        colWidths=list(widths) if widths else [first] + [rest] * (len(columns) - 1),
-        bbox=[0, 0, 1, 1],
-    )
+    n = len(frame.columns)
+    rest = (1.0 - first) / max(n - 1, 1)
+    fractions = list(widths) if widths else [first] + [rest] * (n - 1)
+    page_w, page_h = (float(v) * 72 for v in fig.get_size_inches())
+    room = [f * width * page_w * (1 - 2 * _CELL_PAD) for f in fractions]
+    head_size = fontsize * 0.9
+    texts = [[str(v) for v in row] for row in frame.itertuples(index=False)]
+    numeric = [_is_number_column([r[j] for r in texts]) for j in range(n)]
+    grid = [[_wrap(str(c), room[j], head_size, True) for j, c in enumerate(frame.columns)]]
+    grid += [[_wrap(v, room[j], fontsize) for j, v in enumerate(row)] for row in texts]
+    line = fontsize * 1.25 / page_h  # one text line, in figure height
+    heights = [max(row_height, max(len(c) for c in row) * line + row_height - line) for row in grid]
+    total = sum(heights)
+    ax = fig.add_axes([left, top - total, width, total])
+    ax.set_axis_off()
+    table = Table(ax, bbox=[0, 0, 1, 1])
     table.auto_set_font_size(False)
-    table.set_fontsize(fontsize)
-    for (row, col), cell in table.get_celld().items():
-        cell.set_linewidth(0.4)
-        if row == 0:
-            cell.set_text_props(weight="bold", fontsize=fontsize * 0.9)
-            cell.set_facecolor("#eeeeee")
-        if col == 0:
-            cell.set_text_props(ha="left")
-            cell._loc = "left"  # noqa: SLF001 - matplotlib has no public setter
-    return top - height
+    for i, row in enumerate(grid):
+        for j, lines in enumerate(row):
+            head = i == 0
+            loc = "center" if head else ("right" if numeric[j] and j > 0 else "left")
+            cell = table.add_cell(
+                i,
+                j,
+                width=fractions[j],
+                height=heights[i] / total,
+                text="\n".join(lines),
+                loc=loc,
+                facecolor="#eeeeee" if head else "white",
+            )
+            cell.set_linewidth(0.4)
+            cell.set_text_props(
+                fontsize=head_size if head else fontsize, weight="bold" if head else "normal"
+            )
+    ax.add_table(table)
+    return top - total
 
 
 def _text_block(
@@ -358,7 +487,12 @@ def report_pdf(
         _text_block(
             fig,
             bottom - 0.02,
-            [report.suppression_note(), t("report.front.direction_note")],
+            [
+                line
+                for line in (report.suppression_note(), report.period_note(), report.data_note())
+                if line
+            ]
+            + [t("report.front.direction_note")],
             fontsize=8,
             width=115,
         )

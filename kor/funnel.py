@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from kor.frames import require_columns
-from kor.indicators import SUPPRESSION_MIN, severity_adjustment
+from kor.indicators import SUPPRESSION_MIN, SeverityModel, severity_adjustment
 
 __all__ = [
     "Z_WARNING",
@@ -80,7 +80,11 @@ def funnel_limits(
 
 
 def adjusted_spread(
-    episodes: pd.DataFrame, *, start: Any = None, end: Any = None
+    episodes: pd.DataFrame,
+    *,
+    start: Any = None,
+    end: Any = None,
+    model: SeverityModel | None = None,
 ) -> tuple[float, float, int]:
     """Service mean and SD of the episode-level severity-adjusted change; (mean, sd, n).
 
@@ -88,9 +92,11 @@ def adjusted_spread(
     ``assessable``, ``last_date``) of the session table cut at ``end``. The episodes
     counted are the assessable ones last seen in ``[start, end]``, as
     :func:`kor.indicators.service_indicators` counts them. The adjustment is the same:
-    ``change - slope * (intake - mean intake)`` with the service's own OLS slope
-    (:func:`kor.indicators.severity_adjustment`), so the mean equals the service's
-    mean change and the SD is that of the residuals (ddof=1).
+    ``model`` (:func:`kor.indicators.severity_reference`, the whole service's case-mix
+    model, the one the units' values were adjusted with), so the centre is the mean
+    adjusted change of these episodes and the SD that of their adjusted values
+    (ddof=1). Without ``model``, the line is fitted on these episodes themselves
+    (``change - slope * (intake - mean intake)``): the mean then equals their mean change.
 
     >>> ep = pd.DataFrame({"intake": [10.0, 20.0, 30.0], "change": [10.0, 5.0, 0.0],
     ...                    "assessable": True, "last_date": pd.Timestamp("2026-01-01")})
@@ -111,8 +117,13 @@ def adjusted_spread(
     intake, delta = intake[ok], delta[ok]
     if intake.size < 2:
         return (float("nan"), float("nan"), int(intake.size))
-    _, slope = severity_adjustment(intake, delta)
-    adjusted = delta - slope * (intake - intake.mean())
+    if model is None:
+        _, slope = severity_adjustment(intake, delta)
+        adjusted = delta - slope * (intake - intake.mean())
+    else:
+        adjusted = model.adjust(intake, delta)
+        if not np.isfinite(adjusted).all():
+            return (float("nan"), float("nan"), int(intake.size))
     return (float(adjusted.mean()), float(np.std(adjusted, ddof=1)), int(intake.size))
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,11 @@ __all__ = [
     "suppress",
     "complementary",
     "severity_adjustment",
+    "SeverityModel",
+    "fit_severity",
+    "severity_reference",
+    "period_complete",
+    "data_as_of",
     "service_indicators",
     "data_coverage",
 ]
@@ -65,9 +71,17 @@ INDICATOR_COLUMNS: tuple[str, ...] = (
     "alliance_mean",
     "pct_alliance_low",
     "alliance_warnings",
+    "episodes_ended",
     "dropout_rate",
 )
-_COUNTS = ("clients", "episodes", "sessions", "episodes_assessable", "alliance_warnings")
+_COUNTS = (
+    "clients",
+    "episodes",
+    "sessions",
+    "episodes_assessable",
+    "alliance_warnings",
+    "episodes_ended",
+)
 _CHANGE_FAMILY = (
     "episodes_assessable",
     "intake_mean",
@@ -80,6 +94,7 @@ _CHANGE_FAMILY = (
     "pct_deteriorated",
 )
 _ALLIANCE_FAMILY = ("alliance_mean", "pct_alliance_low", "alliance_warnings")
+_DROPOUT_FAMILY = ("episodes_ended", "dropout_rate")
 _NEEDED = (
     "client",
     "episode",
@@ -219,6 +234,166 @@ def severity_adjustment(intake: np.ndarray, change: np.ndarray) -> tuple[float, 
     return (float(b0), float(b1))
 
 
+@dataclass(frozen=True)
+class SeverityModel:
+    """The case-mix line of a reference population: expected change given intake.
+
+    Fitted once on the reference population (the whole service's closed episodes,
+    :func:`severity_reference`) and applied to any group, so a team, a clinician or a
+    filtered view is adjusted against the service, never against itself.
+
+    intercept, slope: OLS line ``change = intercept + slope * intake`` (points).
+    intake_mean, intake_sd (ddof=1), change_mean: of the reference episodes (points).
+    episodes, clients: how many episodes and distinct clients the line rests on.
+    A model of fewer than :data:`SUPPRESSION_MIN` clients is not fitted (all NaN,
+    slope 0): adjusted values are then blank rather than resting on a handful of people.
+    """
+
+    intercept: float
+    slope: float
+    intake_mean: float
+    intake_sd: float
+    change_mean: float
+    episodes: int
+    clients: int
+
+    @property
+    def fitted(self) -> bool:
+        """True when the model may be used (enough clients, a spread in intake)."""
+        return bool(np.isfinite(self.intake_mean) and np.isfinite(self.intake_sd))
+
+    def adjust(self, intake: np.ndarray, change: np.ndarray) -> np.ndarray:
+        """Severity-adjusted change per episode: ``change - slope * (intake - intake_mean)``.
+
+        The change an episode would have shown had it started at the reference
+        population's mean intake (its residual from the line plus the line's value
+        there). NaN everywhere when the model is not fitted.
+        """
+        x = np.asarray(intake, dtype=float)
+        y = np.asarray(change, dtype=float)
+        if not self.fitted:
+            return np.full(y.shape, np.nan)
+        return y - self.slope * (x - self.intake_mean)
+
+    def adjusted_es(self, adjusted_mean: np.ndarray | float) -> np.ndarray | float:
+        """An adjusted mean change as an effect size: over the reference's intake SD."""
+        sd = self.intake_sd if self.fitted and self.intake_sd > 0 else np.nan
+        return np.asarray(adjusted_mean, dtype=float) / sd
+
+
+def fit_severity(
+    intake: np.ndarray,
+    change: np.ndarray,
+    clients: np.ndarray | None = None,
+    *,
+    min_group: int = SUPPRESSION_MIN,
+) -> SeverityModel:
+    """A :class:`SeverityModel` from the intake and change of the reference episodes.
+
+    clients: a client code per episode (for the small-cell rule); default one client
+    per episode. Episodes with a missing intake or change are left out.
+
+    >>> m = fit_severity(np.array([10.0, 20.0, 30.0, 15.0, 25.0]),
+    ...                  np.array([10.0, 5.0, 0.0, 7.5, 2.5]))
+    >>> round(m.slope, 9), m.intake_mean, m.change_mean, m.episodes
+    (-0.5, 20.0, 5.0, 5)
+    """
+    x = np.asarray(intake, dtype=float)
+    y = np.asarray(change, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    who = np.arange(x.size) if clients is None else np.asarray(clients, dtype=object)
+    n_clients = int(pd.unique(who[ok]).size)
+    x, y = x[ok], y[ok]
+    nan = float("nan")
+    if n_clients < min_group or x.size < 3 or np.ptp(x) == 0:
+        return SeverityModel(nan, 0.0, nan, nan, nan, int(x.size), n_clients)
+    b0, b1 = severity_adjustment(x, y)
+    return SeverityModel(
+        intercept=b0,
+        slope=b1,
+        intake_mean=float(x.mean()),
+        intake_sd=float(np.std(x, ddof=1)),
+        change_mean=float(y.mean()),
+        episodes=int(x.size),
+        clients=n_clients,
+    )
+
+
+def severity_reference(
+    episodes: pd.DataFrame, *, end: Any = None, min_group: int = SUPPRESSION_MIN
+) -> SeverityModel:
+    """The service's case-mix model, fitted on its closed episodes (the reference population).
+
+    Why: a group adjusted against a line fitted inside the group is adjusted against
+    itself, and its adjusted figure equals its raw one. The line is therefore fitted
+    once on the reference population, the whole service's assessable episodes that were
+    closed by ``end`` (all teams and clinicians, whatever a viewer's filter or access),
+    and the same model is applied to every group (:func:`service_indicators`,
+    ``severity=``). The caller passes the whole service's episodes: a team lead, who
+    may not read other teams' clients, gets the fitted model (aggregates only) from
+    :meth:`kor.store.Store.severity_reference`.
+
+    episodes: :func:`kor.change.episode_change` of the whole service's sessions up to
+    ``end`` (columns ``client``, ``episode_end``, ``intake``, ``change``, ``assessable``).
+    end: the reference date (inclusive); default every closed episode.
+
+    >>> ep = pd.DataFrame({"client": list("abcdef"), "intake": [10.0, 20, 30, 15, 25, 20],
+    ...     "change": [10.0, 5, 0, 7.5, 2.5, 40], "assessable": True,
+    ...     "episode_end": pd.to_datetime(["2025-01-01"] * 5 + [None])})
+    >>> severity_reference(ep).episodes  # the open episode is not part of it
+    5
+    """
+    require_columns(
+        episodes, ("client", "episode_end", "intake", "change", "assessable"), where="episodes"
+    )
+    ended = pd.to_datetime(episodes["episode_end"])
+    keep = ended.notna() & _as_bool(episodes["assessable"])
+    if end is not None:
+        keep &= ended <= pd.Timestamp(end)
+    rows = episodes.loc[keep.to_numpy(dtype=bool)]
+    return fit_severity(
+        rows["intake"].to_numpy(dtype=float, na_value=np.nan),
+        rows["change"].to_numpy(dtype=float, na_value=np.nan),
+        rows["client"].to_numpy(dtype=object),
+        min_group=min_group,
+    )
+
+
+def period_complete(periods: Sequence[Any] | pd.Series, as_of: Any) -> np.ndarray:
+    """True for each period (``pandas.Period``, month or quarter) whose last day is on or
+    before ``as_of``.
+
+    Why: the latest month or quarter is usually still running; charted, compared or
+    tested for signals as if complete it reads as a fall (one day of data, a handful of
+    endings). A period is complete once the data reach its last day. ``as_of``: the
+    date the data are complete to (:func:`data_as_of`); None: every period is complete.
+
+    >>> ps = pd.PeriodIndex(["2026-09", "2026-10", "2026-11"], freq="M")
+    >>> period_complete(ps, "2026-10-31").tolist()
+    [True, True, False]
+    """
+    values = list(periods)
+    if as_of is None:
+        return np.ones(len(values), dtype=bool)
+    day = pd.Timestamp(as_of).normalize()
+    return np.array([pd.Period(p).end_time.normalize() <= day for p in values], dtype=bool)
+
+
+def data_as_of(last_data: Any, today: Any = None) -> pd.Timestamp | None:
+    """The date the data are complete to: the last session date, but never after today.
+
+    last_data: the latest session date of the data (None: no data). today: default the
+    current date. A period ending after this date is incomplete (:func:`period_complete`).
+
+    >>> data_as_of("2026-11-03", today="2026-12-02").date().isoformat()
+    '2026-11-03'
+    """
+    if last_data is None or pd.isna(last_data):
+        return None
+    now = pd.Timestamp(today if today is not None else pd.Timestamp.today()).normalize()
+    return min(pd.Timestamp(last_data).normalize(), now)
+
+
 def _check_options(by: tuple[str, ...], period: str | None, min_group: int) -> None:
     for key in by:
         if key not in GROUPINGS:
@@ -324,7 +499,7 @@ def _warning_sessions(
     rule_col = "kind" if "kind" in flags.columns else "rule"
     require_columns(flags, ("episode", "session_no", rule_col), where="flags")
     fired = flags.loc[flags[rule_col].isin(ALLIANCE_WARNING_RULES)]
-    if fired.empty:
+    if fired.empty or len(session_no) == 0:
         return np.zeros(len(ep_code), dtype=bool)
     width = int(max(session_no.max(), fired["session_no"].max())) + 1
     code = pd.Index(ep_values).get_indexer(fired["episode"].to_numpy())
@@ -368,6 +543,7 @@ def service_indicators(
     episodes: pd.DataFrame | None = None,
     flags: pd.DataFrame | None = None,
     complement: bool = False,
+    severity: SeverityModel | None = None,
 ) -> pd.DataFrame:
     """KOR service indicators per group (team, clinician or the whole service) and period.
 
@@ -389,6 +565,11 @@ def service_indicators(
     complement: the rows will be shown beside their total (a report's comparison of
     teams under the service's figures): hide more rows where needed so that no hidden
     group can be worked out by subtraction (:func:`complementary`; see Notes).
+    severity: the case-mix model to adjust with (:func:`severity_reference` of the whole
+    service, or :meth:`kor.store.Store.severity_reference`). Pass it whenever
+    ``sessions`` is part of the service (a team, a clinician, a filter, a window):
+    without it the model is fitted on the closed episodes of ``sessions`` themselves,
+    which is right only when ``sessions`` is the whole service's history.
 
     Returns
     -------
@@ -408,9 +589,9 @@ def service_indicators(
         * ``effect_size``: pre-post effect size, ``change_mean`` / SD of intake (ddof=1)
           within the row (Cohen 1988; Minami et al. 2008);
         * ``severity_adjusted_change`` (points): mean change after case-mix adjustment
-          for intake severity against the service's own regression (see Notes);
-        * ``severity_adjusted_es``: ``severity_adjusted_change`` / SD of intake over the
-          whole service (one common denominator, as ACORN does);
+          for intake severity against the reference model ``severity`` (see Notes);
+        * ``severity_adjusted_es``: ``severity_adjusted_change`` / SD of intake of the
+          reference population (one common denominator, as ACORN does);
         * ``pct_improved``, ``pct_recovered``, ``pct_deteriorated`` (%, 0-100): share of
           assessable episodes reliably improved (recovered included), recovered
           (reliable improvement crossing the cut-off), reliably deteriorated
@@ -423,10 +604,12 @@ def service_indicators(
         * ``alliance_warnings`` (Int64): sessions where a flag rule of kind
           ``alliance_low`` or ``alliance_drop`` fired (:mod:`kor.flags`, default rules
           when ``flags`` is None: SRS under 36 or a drop of at least 1 point);
-        * ``dropout_rate`` (%, 0-100): episodes that dropped out and were last seen in the
-          row, as a share of the row's ``episodes``. Dropout: ``end_reason ==
-          "dropout"``, or an open episode with no session for more than
-          ``dropout_days`` before ``today``.
+        * ``episodes_ended`` (Int64): episodes attributed to the row (last seen in it)
+          that had ended by ``today``: closed on or before ``today``, or open with no
+          session for more than ``dropout_days`` before ``today``;
+        * ``dropout_rate`` (%, 0-100): the share of ``episodes_ended`` that ended in
+          dropout: closed with ``end_reason == "dropout"``, or open with no session for
+          more than ``dropout_days`` (see Notes).
 
     Notes
     -----
@@ -435,16 +618,23 @@ def service_indicators(
     Episode-level indicators (change, dropout) count each episode once, in the
     period, team and clinician of its **last session** in the window: the change
     reported is intake to the latest score at the time it was last seen. An episode
-    still running moves to later periods as sessions are added; in the most recent
-    ``dropout_days`` an open episode cannot yet count as a dropout, so the latest
-    periods understate dropout.
+    still running moves to later periods as sessions are added.
 
-    *Severity adjustment.* Change is regressed on intake by OLS over every
-    assessable episode in the window (the service's own line, ``b0 + b1*intake``);
-    an episode's adjusted change is ``change - b1*(intake - mean intake)``, the
-    residual added back to the service mean change (Brown et al. 2005, the ACORN
-    case-mix practice). Two teams with the same response but different intake
-    severity thus get the same adjusted change. See :func:`severity_adjustment`.
+    *Dropout.* One definition for every period length: of the episodes last seen in
+    the row that had ended by ``today``, the share that ended in dropout. Numerator
+    and denominator count each episode once, in the month of its last session, so a
+    quarter's rate is exactly the pooled rate of its three months (the sum of their
+    dropouts over the sum of their ended episodes). An episode still running (seen in
+    the last ``dropout_days``) is in neither; an episode closed after ``today`` counts
+    as open (the data as they stood on ``today``).
+
+    *Severity adjustment.* Change is regressed on intake by OLS over a reference
+    population, the whole service's closed episodes (:func:`severity_reference`), once:
+    ``b0 + b1*intake``. An episode's adjusted change is ``change - b1*(intake - m)``,
+    ``m`` the reference's mean intake: the change it would have shown starting at the
+    service's average severity (Brown et al. 2005, the ACORN case-mix practice). Two
+    teams with the same response but different intake severity thus get the same
+    adjusted change, and a team viewed alone is still adjusted against the service.
 
     *Suppression.* Rows with fewer than ``min_group`` clients are blanked and
     flagged (:func:`suppress`). Within a shown row, the change indicators are also
@@ -555,16 +745,25 @@ def service_indicators(
     assessable = found & _as_bool(episodes["assessable"])[pos]
     assessable &= ~np.isnan(intake) & ~np.isnan(delta)
     category = np.where(assessable, from_change("category", object), None)
+    # Dropout as of `today`: an episode closed by then (its reason as recorded), or one
+    # still open with no session for more than `dropout_days` (counted as dropped out).
     reason = sessions["end_reason"].to_numpy(dtype=object)[last]
-    open_ = np.isnat(sessions["episode_end"].to_numpy(dtype="datetime64[ns]")[last])
-    dropout = (reason == "dropout") | (open_ & (days[last] < today_day - dropout_days))
+    closed_on = _days(sessions["episode_end"].iloc[last])
+    closed = ~np.isnat(sessions["episode_end"].to_numpy(dtype="datetime64[ns]")[last])
+    closed &= closed_on <= today_day
+    lapsed = ~closed & (days[last] < today_day - dropout_days)
+    ended = closed | lapsed
+    dropout = (closed & (reason == "dropout")) | lapsed
     sums["_n_dropout"] = np.bincount(ep_group, weights=dropout, minlength=n_groups)
+    sums["episodes_ended"] = np.bincount(ep_group, weights=ended, minlength=n_groups)
+    sums["_ended_clients"] = _distinct(ep_group[ended], ep_client[ended], n_clients, n_groups)
 
     ag, a_intake, a_delta = ep_group[assessable], intake[assessable], delta[assessable]
     a_cat = category[assessable]
-    _, slope = severity_adjustment(a_intake, a_delta)
-    service_sd = float(np.std(a_intake, ddof=1)) if a_intake.size > 1 else float("nan")
-    adjusted = a_delta - slope * (a_intake - (a_intake.mean() if a_intake.size else 0.0))
+    if severity is None:  # the frame is its own reference: its closed episodes
+        own = episodes.loc[episodes["episode"].isin(ep_values)]
+        severity = severity_reference(own, end=pd.Timestamp(today_day, unit="D"))
+    adjusted = severity.adjust(a_intake, a_delta)
     n_assess = np.bincount(ag, minlength=n_groups).astype(float)
     sums["episodes_assessable"] = n_assess
     sums["_assessable_clients"] = _distinct(ag, ep_client[assessable], n_clients, n_groups)
@@ -592,7 +791,7 @@ def service_indicators(
             "change_mean": change_mean,
             "effect_size": change_mean / np.where(intake_sd > 0, intake_sd, np.nan),
             "severity_adjusted_change": adjusted_mean,
-            "severity_adjusted_es": adjusted_mean / service_sd if service_sd > 0 else np.nan,
+            "severity_adjusted_es": severity.adjusted_es(adjusted_mean),
             "pct_improved": pct_of(("improved", "recovered")),
             "pct_recovered": pct_of(("recovered",)),
             "pct_deteriorated": pct_of(("deteriorated",)),
@@ -601,16 +800,23 @@ def service_indicators(
             "alliance_mean": sums["_alliance_sum"] / n_alliance,
             "pct_alliance_low": 100.0 * sums["_n_low"] / n_alliance,
             "alliance_warnings": sums["alliance_warnings"],
-            "dropout_rate": 100.0 * sums["_n_dropout"] / sums["episodes"],
+            "episodes_ended": sums["episodes_ended"],
+            "dropout_rate": 100.0 * sums["_n_dropout"] / sums["episodes_ended"],
         }
     out = pd.DataFrame(columns)
     for col in _COUNTS:
         out[col] = np.rint(out[col]).astype(np.int64)
     out["_assessable_clients"] = sums["_assessable_clients"]
     out["_alliance_clients"] = sums["_alliance_clients"]
+    out["_ended_clients"] = sums["_ended_clients"]
     shown = sums["sessions"] > 0
     out = pd.concat([group_frame, out], axis=1).loc[shown].reset_index(drop=True)
-    extra = {"clients": None, "_assessable_clients": None, "_alliance_clients": None}
+    extra = {
+        "clients": None,
+        "_assessable_clients": None,
+        "_alliance_clients": None,
+        "_ended_clients": None,
+    }
     if complement and by:
         part_cols = [*by[:-1], *(["period"] if period else [])]
         if part_cols:
@@ -621,7 +827,7 @@ def service_indicators(
         extra["clients"] = complementary(
             raw["clients"], parts, raw["clients"] < min_group, min_group
         )
-        for col in ("_assessable_clients", "_alliance_clients"):
+        for col in ("_assessable_clients", "_alliance_clients", "_ended_clients"):
             extra[col] = complementary(
                 raw[col], parts, extra["clients"] | (raw[col] < min_group), min_group
             )
@@ -640,6 +846,14 @@ def service_indicators(
         columns=_ALLIANCE_FAMILY,
         flag=None,
         rows=extra["_alliance_clients"],
+    )
+    out = suppress(
+        out,
+        "_ended_clients",
+        min_group,
+        columns=_DROPOUT_FAMILY,
+        flag=None,
+        rows=extra["_ended_clients"],
     )
     out = suppress(out, "clients", min_group, columns=INDICATOR_COLUMNS[1:], rows=extra["clients"])
     return out.loc[:, [*group_frame.columns, *INDICATOR_COLUMNS]]

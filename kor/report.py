@@ -25,11 +25,14 @@ import base64
 import html
 import io
 import math
+import re
 import sys
+import unicodedata
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +42,18 @@ import pandas as pd
 from kor import change, funnel, measures, spc
 from kor import flags as flag_rules
 from kor.errors import KorStatisticalWarning, ValidationError
+from kor.files import write_atomically
 from kor.frames import require_columns
 from kor.i18n import get_language, t
-from kor.indicators import ALLIANCE_WARNING_RULES, SUPPRESSION_MIN, service_indicators
+from kor.indicators import (
+    ALLIANCE_WARNING_RULES,
+    SUPPRESSION_MIN,
+    SeverityModel,
+    data_as_of,
+    period_complete,
+    service_indicators,
+    severity_reference,
+)
 
 __all__ = [
     "IndicatorSpec",
@@ -59,7 +71,11 @@ __all__ = [
     "window_rows",
     "change_and_flags",
     "chart_input",
+    "movement",
     "direction",
+    "direction_label",
+    "date_text",
+    "month_text",
     "case_flags",
     "supervision_list",
     "episode_sessions",
@@ -112,7 +128,7 @@ INDICATORS: tuple[IndicatorSpec, ...] = (
     ),
     IndicatorSpec("pct_sessions_with_outcome", "completeness", "p", True, "sessions"),
     IndicatorSpec("pct_sessions_with_alliance", "completeness", "p", True, "sessions"),
-    IndicatorSpec("dropout_rate", "dropout", "p", False, "episodes"),
+    IndicatorSpec("dropout_rate", "dropout", "p", False, "episodes_ended"),
 )
 """The indicators of the dashboard and the report, in order (a declaration, not code)."""
 
@@ -186,8 +202,10 @@ def filter_options(sessions: pd.DataFrame) -> dict[str, list[Any]]:
     """The choices of the dashboard's filters, from the rows the user may see.
 
     Returns ``team``, ``clinician`` (sorted), ``clinicians_by_team`` (team -> sorted
-    clinicians), ``age_group``, ``measure`` (outcome measure codes present) and
-    ``period`` (quarters with data, newest first).
+    clinicians), ``age_group``, ``measure`` (outcome measure codes present),
+    ``period`` (quarters with data, newest first) and ``whole_service``: False when
+    the rows hold one team only (a team lead), where «the whole service» would be that
+    team under another name and is not offered.
     """
     by_team = {
         str(team): sorted(map(str, group.unique()))
@@ -201,6 +219,7 @@ def filter_options(sessions: pd.DataFrame) -> dict[str, list[Any]]:
         "age_group": sorted(map(str, sessions["age_group"].dropna().unique())),
         "measure": sorted(map(str, sessions["outcome_measure"].dropna().unique())),
         "period": [str(q) for q in sorted(quarters, reverse=True)],
+        "whole_service": sessions["team"].dropna().nunique() != 1,
     }
 
 
@@ -315,30 +334,61 @@ def chart_input(trend: pd.DataFrame, spec: IndicatorSpec) -> tuple[pd.DataFrame,
     return out.loc[~blank].reset_index(drop=True), months[blank.to_numpy()].tolist()
 
 
-def _chart(points: pd.DataFrame, spec: IndicatorSpec) -> spc.ControlChart | None:
-    if len(points) < 2:
+def _chart(
+    points: pd.DataFrame, spec: IndicatorSpec, partial: list[pd.Timestamp] | None = None
+) -> spc.ControlChart | None:
+    """The chart of ``points``; months in ``partial`` (incomplete) are drawn but left out
+    of the lines and the signals (spc ``exclude``)."""
+    exclude = [i + 1 for i, x in enumerate(points["x"]) if pd.Timestamp(x) in set(partial or [])]
+    if len(points) - len(exclude) < 2:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", KorStatisticalWarning)
         if spec.chart == "p":
-            return spc.control_chart(points, x="x", y="y", n="n", chart="p", multiply=100)
-        return spc.control_chart(points, x="x", y="y", chart="i")
+            return spc.control_chart(
+                points, x="x", y="y", n="n", chart="p", multiply=100, exclude=exclude
+            )
+        return spc.control_chart(points, x="x", y="y", chart="i", exclude=exclude)
 
 
-def direction(value: float, previous: float, higher_is_better: bool) -> str:
-    """``"better"``, ``"worse"``, ``"same"`` or ``"unknown"`` (a value is blank).
+def movement(value: Any, previous: Any, decimals: int = 1) -> str:
+    """Which way the number went: ``"up"``, ``"down"``, ``"same"`` or ``"unknown"``.
 
-    A difference under 0.05 (the shown precision) is ``"same"``.
+    Compared as shown (rounded to ``decimals``), so two equal numbers on the page are
+    never called a change. ``"unknown"``: a value is blank (no data, suppressed).
 
-    >>> direction(40.0, 35.0, True), direction(40.0, 35.0, False), direction(1.0, None, True)
-    ('better', 'worse', 'unknown')
+    >>> movement(35.04, 35.0), movement(4.0, 5.0), movement(1.0, None)
+    ('same', 'down', 'unknown')
     """
     if value is None or previous is None or pd.isna(value) or pd.isna(previous):
         return "unknown"
-    diff = float(value) - float(previous)
-    if abs(diff) < 0.05:
+    now, before = round(float(value), decimals), round(float(previous), decimals)
+    if now == before:
         return "same"
-    return "better" if (diff > 0) == higher_is_better else "worse"
+    return "up" if now > before else "down"
+
+
+def direction(value: Any, previous: Any, higher_is_better: bool, decimals: int = 1) -> str:
+    """``"better"``, ``"worse"``, ``"same"`` or ``"unknown"``: the :func:`movement` judged
+    by the indicator's declared direction (:attr:`IndicatorSpec.higher_is_better`).
+
+    >>> direction(40.0, 35.0, True), direction(40.0, 35.0, False), direction(1.0, None, True)
+    ('better', 'worse', 'unknown')
+    >>> direction(4.0, 9.0, False)  # a lower-is-better number fell
+    'better'
+    """
+    moved = movement(value, previous, decimals)
+    if moved in ("same", "unknown"):
+        return moved
+    return "better" if (moved == "up") == higher_is_better else "worse"
+
+
+def direction_label(moved: str, judged: str) -> str:
+    """The arrow of the movement and the word of the judgement: «↓ bedre» when a
+    lower-is-better number fell. moved: :func:`movement`; judged: :func:`direction`."""
+    if moved in ("up", "down"):
+        return t(f"report.direction.{moved}_{judged}")
+    return t(f"report.direction.{moved}")
 
 
 def _verdict(chart: spc.ControlChart | None, higher_is_better: bool) -> str:
@@ -348,7 +398,7 @@ def _verdict(chart: spc.ControlChart | None, higher_is_better: bool) -> str:
     or ``"few_points"`` (no chart)."""
     if chart is None:
         return "few_points"
-    d = chart.data
+    d = chart.data.loc[chart.data["include"]]  # an incomplete month gives no signal
     last = d.iloc[-1]
     if bool(last["sigma_signal"]):
         up = float(last["y"]) > float(last["cl"])
@@ -477,6 +527,11 @@ class Report:
     months); left_out: indicator -> months left out of its chart (blank values).
     comparison: ``service_indicators(by=(unit,))`` for the window; funnel:
     :func:`kor.funnel.funnel_frame`; funnel_centre, funnel_sd: its centre and SD.
+    as_of: the date the data are complete to (:func:`kor.indicators.data_as_of`);
+    complete: the period has ended by ``as_of`` (else it is not compared with the
+    previous one: direction ``partial``); partial: the trend months not complete by
+    ``as_of`` (``YYYY-MM``), drawn hollow and left out of limits and signals.
+    severity: the case-mix model every adjusted figure of the report used.
     """
 
     period: str
@@ -499,14 +554,23 @@ class Report:
     data_until: pd.Timestamp | None = None
     generated: date = field(default_factory=date.today)
     min_group: int = SUPPRESSION_MIN
+    as_of: pd.Timestamp | None = None
+    complete: bool = True
+    partial: list[str] = field(default_factory=list)
+    severity: SeverityModel | None = None
 
     # ------------------------------------------------------------ display tables
-    def _cell(self, value: Any, column: str, suppressed: bool, *, text: bool = True) -> Any:
-        """A number for display: NA as «skjult» (suppressed row) or «–»."""
+    def _cell(
+        self, value: Any, column: str, suppressed: bool, *, text: bool = True, empty: bool = False
+    ) -> Any:
+        """A number for display: NA as «skjult» (suppressed row), «ingen data» (a window
+        without sessions, ``empty``) or «–» (not computable)."""
         if value is None or (not isinstance(value, str) and pd.isna(value)):
-            return t("report.cell.suppressed") if suppressed else t("report.cell.blank")
+            if suppressed:
+                return t("report.cell.suppressed")
+            return t("report.cell.no_data") if empty else t("report.cell.blank")
         if not text:
-            return value
+            return shown_number(value, _decimals(column))
         return _number(value, _decimals(column))
 
     def tables(self, *, text: bool = True) -> dict[str, pd.DataFrame]:
@@ -519,13 +583,15 @@ class Report:
         head_rows = []
         sup_now = bool(self.totals["suppressed"].iloc[0]) if len(self.totals) else True
         sup_prev = bool(self.previous["suppressed"].iloc[0]) if len(self.previous) else True
+        now = {"text": text, "empty": not _has_data(self.totals)}
+        before = {"text": text, "empty": not _has_data(self.previous)}
         for col in COUNT_COLUMNS[:3]:
             head_rows.append(
                 {
                     t("report.col.indicator"): t(f"indicator.{col}"),
-                    self.period: self._cell(_first(self.totals, col), col, sup_now, text=text),
+                    self.period: self._cell(_first(self.totals, col), col, sup_now, **now),
                     self.previous_label: self._cell(
-                        _first(self.previous, col), col, sup_prev, text=text
+                        _first(self.previous, col), col, sup_prev, **before
                     ),
                     t("report.col.direction"): "",
                     t("report.col.signal"): "",
@@ -535,11 +601,11 @@ class Report:
             head_rows.append(
                 {
                     t("report.col.indicator"): t(f"indicator.{row.indicator}"),
-                    self.period: self._cell(row.value, row.indicator, sup_now, text=text),
+                    self.period: self._cell(row.value, row.indicator, sup_now, **now),
                     self.previous_label: self._cell(
-                        row.previous, row.indicator, sup_prev, text=text
+                        row.previous, row.indicator, sup_prev, **before
                     ),
-                    t("report.col.direction"): t(f"report.direction.{row.direction}"),
+                    t("report.col.direction"): direction_label(row.movement, row.direction),
                     t("report.col.signal"): t(f"report.verdict.{row.verdict}"),
                 }
             )
@@ -565,7 +631,7 @@ class Report:
             "pct_sessions_with_outcome",
             "pct_sessions_with_alliance",
         ]
-        total = self.totals.assign(**{self.unit: t("report.all_units")})
+        total = self.totals.assign(**{self.unit: self.who()})
         tables["completeness"] = self._frame(
             pd.concat([self.comparison, total], ignore_index=True), compl_cols, text=text
         )
@@ -580,18 +646,29 @@ class Report:
                 t("indicator.severity_adjusted_change"): [
                     self._cell(v, "change_mean", False, text=text) for v in f["value"]
                 ],
-                t("report.col.limits_95"): [
-                    f"{_number(a, 1)} – {_number(b, 1)}"
-                    for a, b in zip(f["lower_95"], f["upper_95"], strict=True)
-                ],
-                t("report.col.limits_998"): [
-                    f"{_number(a, 1)} – {_number(b, 1)}"
-                    for a, b in zip(f["lower_998"], f["upper_998"], strict=True)
-                ],
+                **self._limits(f, "95", text=text),
+                **self._limits(f, "998", text=text),
                 t("report.col.position"): [t(f"report.position.{p}") for p in f["position"]],
             }
         )
         return tables
+
+    def _limits(self, f: pd.DataFrame, level: str, *, text: bool) -> dict[str, list[Any]]:
+        """A funnel's limits: «1,9 – 6,5» as text, or two number columns (lower, upper)
+        for a spreadsheet, so a negative limit is a number and not guarded text."""
+        head = t(f"report.col.limits_{level}")
+        lower, upper = f[f"lower_{level}"], f[f"upper_{level}"]
+        if text:
+            pairs = zip(lower, upper, strict=True)
+            return {head: [f"{_number(a, 1)} – {_number(b, 1)}" for a, b in pairs]}
+        return {
+            f"{head} ({t('report.col.lower')})": [
+                self._cell(v, "", False, text=False) for v in lower
+            ],
+            f"{head} ({t('report.col.upper')})": [
+                self._cell(v, "", False, text=False) for v in upper
+            ],
+        }
 
     def _frame(self, frame: pd.DataFrame, columns: list[str], *, text: bool) -> pd.DataFrame:
         columns = [c for c in columns if c in frame.columns]
@@ -601,7 +678,9 @@ class Report:
             out = {}
             for col in columns:
                 value = rec[col]
-                if col in ("team", "clinician", "period"):
+                if col == "period" and getattr(value, "freqstr", "") == "M":
+                    out[t(f"indicator.{col}")] = month_text(value)  # «nov. 2024»
+                elif col in ("team", "clinician", "period"):
                     out[t(f"indicator.{col}")] = str(value)
                 else:
                     out[t(f"indicator.{col}")] = self._cell(value, col, bool(sup[i]), text=text)
@@ -624,8 +703,9 @@ class Report:
             "z1": _number(funnel.Z_WARNING, 2),
             "z2": _number(funnel.Z_ALARM, 2),
             "days": 90,
-            "start": self.start.date().isoformat(),
-            "end": self.end.date().isoformat(),
+            "start": date_text(self.start),
+            "end": date_text(self.end),
+            **self._severity_params(),
         }
         keys = (
             "scope",
@@ -637,15 +717,50 @@ class Report:
             "completeness",
             "dropout",
             "spc",
+            "partial",
             "funnel",
             "attribution",
         )
         return [(t(f"report.methods.{k}.title"), t(f"report.methods.{k}", **params)) for k in keys]
 
+    def _severity_params(self) -> dict[str, str]:
+        """The case-mix model in words for the methods page (``–`` when not fitted)."""
+        m = self.severity
+        fitted = m is not None and m.fitted
+        return {
+            "ref_episodes": _number(m.episodes, 0) if fitted else t("report.cell.blank"),
+            "ref_intake": _number(m.intake_mean, 1) if fitted else t("report.cell.blank"),
+            "ref_slope": _number(m.slope, 2) if fitted else t("report.cell.blank"),
+            "ref_sd": _number(m.intake_sd, 1) if fitted else t("report.cell.blank"),
+        }
+
     def title(self) -> str:
-        """«KOR-rapport 2026Q3 – team VOP» (or the whole service)."""
-        who = t("report.team", team=self.team) if self.team else t("report.all_units")
-        return t("report.title", period=self.period, who=who)
+        """«KOR-rapport 2026Q3 – team VOP, behandler anna.berg – voksne, ORS»: whose
+        sessions the report holds, from every filter (the whole service only without
+        a team or clinician filter)."""
+        f = self.filters
+        text = t("report.title", period=self.period, who=self.who())
+        narrower = [t(f"age_group.{f['age_group']}") if f.get("age_group") else None]
+        narrower.append(f.get("measure"))
+        narrower = [str(x) for x in narrower if x]
+        return f"{text} – {', '.join(narrower)}" if narrower else text
+
+    def who(self) -> str:
+        """Whose sessions: «team VOP, behandler anna.berg», or «hele tjenesten» without a
+        team or clinician filter."""
+        team = self.team or self.filters.get("team")
+        who = [t("report.team", team=team)] if team else []
+        if self.filters.get("clinician"):
+            who.append(t("report.clinician", clinician=self.filters["clinician"]))
+        return ", ".join(who) or t("report.all_units")
+
+    def file_name(self, fmt: str) -> str:
+        """«kor-rapport-2026Q3-VOP-anna.berg-adult-ORS.pdf»: the period and every filter,
+        in letters a file system takes (æ ø å written ae o a, others as «-»)."""
+        f = self.filters
+        team = self.team or f.get("team")
+        parts = [self.period, team, f.get("clinician"), f.get("age_group"), f.get("measure")]
+        return "-".join(["kor-rapport", *(_slug(str(p)) for p in parts if p)]) + f".{fmt}"
 
     def filter_text(self) -> str:
         """The filters in words, for the front page."""
@@ -679,6 +794,8 @@ class Report:
             f"<h2>{html.escape(t('report.section.headline'))}</h2>",
             html_table(tables["headline"], "headline"),
             f'<p class="note">{html.escape(self.suppression_note())}</p>',
+            f'<p class="note">{html.escape(self.data_note())}</p>' if self.data_note() else "",
+            f'<p class="note">{html.escape(self.period_note())}</p>' if self.period_note() else "",
             f"<h2>{html.escape(t('report.section.trends'))}</h2>",
         ]
         for i, (name, png) in enumerate(figures["trends"]):
@@ -707,7 +824,7 @@ class Report:
         for heading, text in self.methods():
             parts.append(f"<h3>{html.escape(heading)}</h3><p>{html.escape(text)}</p>")
         parts.append("</body></html>")
-        _write_atomic(path, "\n".join(parts).encode("utf-8"))
+        write_atomically(path, lambda handle: handle.write("\n".join(parts).encode("utf-8")))
         if progress:
             progress(1.0, "report.progress.done")
         return path
@@ -719,7 +836,7 @@ class Report:
         path = Path(path)
         buffer = io.BytesIO()
         dashboard_plot.report_pdf(self, buffer, progress=progress)
-        _write_atomic(path, buffer.getvalue())
+        write_atomically(path, lambda handle: handle.write(buffer.getvalue()))
         if progress:
             progress(1.0, "report.progress.done")
         return path
@@ -759,12 +876,18 @@ class Report:
                 cell.font = Font(bold=True)
             for rec in frame.itertuples(index=False):
                 ws.append([_xlsx_value(v) for v in rec])
+                for cell, value in zip(ws[ws.max_row], rec, strict=False):
+                    cell.number_format = number_format(value)
             for column_cells in ws.columns:
                 width = max(len(str(c.value or "")) for c in column_cells)
                 ws.column_dimensions[column_cells[0].column_letter].width = min(max(width, 8), 60)
             if key == "headline":
                 ws.append([])
                 ws.append([neutralise(self.suppression_note())])
+                if self.data_note():
+                    ws.append([neutralise(self.data_note())])
+                if self.period_note():
+                    ws.append([neutralise(self.period_note())])
         ws = wb.create_sheet(t("report.sheet.methods")[:31])
         for heading, text in self.methods():
             ws.append([neutralise(heading), neutralise(text)])
@@ -772,7 +895,7 @@ class Report:
         ws.column_dimensions["B"].width = 120
         buffer = io.BytesIO()
         wb.save(buffer)
-        _write_atomic(path, buffer.getvalue())
+        write_atomically(path, lambda handle: handle.write(buffer.getvalue()))
         if progress:
             progress(1.0, "report.progress.done")
         return path
@@ -787,24 +910,82 @@ class Report:
         """Window, data date and generation date."""
         return t(
             "report.subtitle",
-            start=self.start.date().isoformat(),
-            end=self.end.date().isoformat(),
-            until=self.data_until.date().isoformat() if self.data_until is not None else "–",
-            generated=self.generated.isoformat(),
+            start=date_text(self.start),
+            end=date_text(self.end),
+            until=date_text(self.data_until) if self.data_until is not None else "–",
+            generated=date_text(self.generated),
         )
 
     def suppression_note(self) -> str:
         """What «skjult» and «–» mean."""
         return t("report.note.suppressed", min_group=self.min_group)
 
+    def data_note(self) -> str:
+        """Empty when both periods have sessions; else which one has none (and that
+        nothing is compared)."""
+        notes = []
+        if not len(self.headline):
+            return ""
+        if not _has_data(self.totals):
+            notes.append(t("report.note.no_data", period=self.period))
+        if not _has_data(self.previous):
+            notes.append(t("report.note.no_previous", period=self.previous_label))
+        return " ".join(notes)
+
     def chart_note(self, indicator: str) -> str:
-        """Which months a chart leaves out, or why there is no chart."""
+        """Which months a chart leaves out or marks incomplete, or why there is no chart."""
         if self.charts.get(indicator) is None:
             return t("report.note.no_chart")
+        notes = []
         months = self.left_out.get(indicator) or []
-        if not months:
+        if months:
+            notes.append(
+                t(
+                    "report.note.left_out",
+                    months=", ".join(month_text(m) for m in months),
+                    min_group=self.min_group,
+                )
+            )
+        if self.partial:
+            notes.append(self._partial_text(self.partial))
+        return " ".join(notes)
+
+    def _partial_text(self, months: list[str]) -> str:
+        until = date_text(self.as_of) if self.as_of is not None else "–"
+        shown = ", ".join(month_text(m) for m in months)
+        return t("report.note.partial_months", months=shown, until=until)
+
+    def period_note(self) -> str:
+        """Empty for a complete period; else that it is incomplete and not compared."""
+        if self.complete:
             return ""
-        return t("report.note.left_out", months=", ".join(months), min_group=self.min_group)
+        until = date_text(self.as_of) if self.as_of is not None else "–"
+        return t("report.note.partial_period", period=self.period, until=until)
+
+
+def date_text(when: Any) -> str:
+    """A date in words in the UI language: «1. juli 2026» / «1 July 2026».
+
+    >>> date_text(pd.Timestamp("2026-07-01")) in ("1. juli 2026", "1 July 2026")
+    True
+    """
+    when = pd.Timestamp(when)
+    return t(
+        "report.date", day=when.day, month=t(f"report.month_name.{when.month}"), year=when.year
+    )
+
+
+def month_text(month: Any) -> str:
+    """A month in words: «nov. 2024» for ``2024-11``."""
+    when = pd.Period(str(month), freq="M").start_time
+    return f"{t(f'report.month.{when.month}')} {when.year}"
+
+
+def _slug(text: str) -> str:
+    """Letters, digits, «.» and «_» kept; æ ø å as ae o a; anything else as «-»."""
+    text = text.translate(str.maketrans({"æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O"}))
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9._]+", "-", text).strip("-.") or "x"
 
 
 def _first(frame: pd.DataFrame, column: str) -> Any:
@@ -828,6 +1009,33 @@ def _number(value: Any, decimals: int) -> str:
     return text
 
 
+def shown_number(value: Any, decimals: int) -> Decimal | int:
+    """A number rounded as the screen shows it, for a spreadsheet: a whole number for
+    ``decimals`` 0, else a :class:`~decimal.Decimal` whose exponent keeps the decimals
+    (so its cell gets the number format «0.0» or «0.00»).
+
+    >>> shown_number(4.055952380952383, 1), shown_number(12.0, 0)
+    (Decimal('4.1'), 12)
+    """
+    if decimals == 0:
+        return int(round(float(value)))
+    return Decimal(f"{float(value):.{decimals}f}")
+
+
+def number_format(value: Any) -> str:
+    """The spreadsheet number format that shows ``value`` as :func:`shown_number` made it.
+
+    >>> number_format(Decimal("4.10")), number_format(3), number_format("VOP")
+    ('0.00', '0', 'General')
+    """
+    if isinstance(value, Decimal):
+        places = -int(value.as_tuple().exponent)
+        return "0." + "0" * places if places > 0 else "0"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return "0"
+    return "General"
+
+
 def neutralise(value: Any) -> Any:
     """Text that a spreadsheet would run as a formula gets a leading apostrophe.
 
@@ -842,6 +1050,8 @@ def neutralise(value: Any) -> Any:
 def _xlsx_value(value: Any) -> Any:
     if value is None:
         return None
+    if isinstance(value, Decimal):
+        return float(value)
     if isinstance(value, float | np.floating) and not math.isfinite(float(value)):
         return None
     if isinstance(value, np.integer):
@@ -876,13 +1086,6 @@ def html_table(frame: pd.DataFrame, name: str) -> str:
 def _img(png: bytes, alt: str) -> str:
     data = base64.b64encode(png).decode()
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 def change_and_flags(
@@ -929,6 +1132,8 @@ def compute_report(
     cache: dict | None = None,
     progress: Progress | None = None,
     parts: tuple[str, ...] = ("headline", "trends", "comparison"),
+    severity: SeverityModel | None = None,
+    as_of: Any = None,
 ) -> Report:
     """The report for a filter, from a session table (pure: no I/O).
 
@@ -938,6 +1143,15 @@ def compute_report(
     caller for :func:`change_and_flags` and :func:`window_rows` over the same
     ``sessions``. progress: called with (fraction, label). parts: what to compute (the
     dashboard computes only the visible part; skipped parts are empty frames).
+    severity: the whole service's case-mix model (:meth:`kor.store.Store.severity_reference`
+    or :func:`kor.indicators.severity_reference`), used for every adjusted figure (the
+    period, the one before, the trend months, the units); default: fitted on the closed
+    episodes of ``sessions`` (not of the filter) up to the period's end, which is the
+    service only when ``sessions`` is the whole service, so a caller reading for a team
+    lead passes the store's model. as_of: the date the data are complete to; default
+    the last session date of ``sessions`` (:func:`kor.indicators.data_as_of`). A period
+    or month ending after it is incomplete: it is marked, left out of chart limits and
+    signals, never compared with a complete one, and dropout is judged as of ``as_of``.
 
     The units of the comparison are teams, or the team's clinicians when ``team`` or
     ``clinician`` is set.
@@ -963,18 +1177,38 @@ def compute_report(
     keep = filter_mask(sessions, **filters)
     unit = "clinician" if (team or clinician) else "team"
     step(0.1, "report.progress.indicators")
+    data_until = _data_until(sessions, cache)
+    as_of_ts = pd.Timestamp(as_of).normalize() if as_of is not None else data_as_of(data_until)
+    complete = bool(period_complete([pd.Period(end, freq="D")], as_of_ts)[0])
+    today = end if as_of_ts is None else min(end, as_of_ts)  # dropout: as the data stand
+    prev_today = prev_end if as_of_ts is None else min(prev_end, as_of_ts)
+    if severity is None:
+        key = ("severity", end)
+        if key not in cache:
+            cache[key] = severity_reference(change_and_flags(sessions, end, cache)[0], end=end)
+        severity = cache[key]
     episodes, found = change_and_flags(sessions, end, cache, since=min(trend_start, start))
     empty = _empty_indicators(sessions, (), cache)
     totals = previous = trends = empty
-    headline = pd.DataFrame(columns=["indicator", "value", "previous", "direction", "verdict"])
+    headline = pd.DataFrame(
+        columns=["indicator", "value", "previous", "movement", "direction", "verdict"]
+    )
     charts: dict[str, spc.ControlChart | None] = {}
     left_out: dict[str, list[str]] = {}
+    partial: list[str] = []
     in_period = None
     if "headline" in parts or "trends" in parts or "comparison" in parts:
         in_period = window_rows(sessions, start, end, keep, cache)
     if "headline" in parts or "trends" in parts:
         totals = service_indicators(
-            in_period, by=(), start=start, end=end, episodes=episodes, flags=found
+            in_period,
+            by=(),
+            start=start,
+            end=end,
+            today=today,
+            episodes=episodes,
+            flags=found,
+            severity=severity,
         )
         if len(totals) == 0:
             totals = _blank_totals(empty)
@@ -982,14 +1216,18 @@ def compute_report(
             window_rows(sessions, trend_start, end, keep, cache),
             by=(),
             period="M",
-            today=end,
+            today=today,
             episodes=episodes,
             flags=found,
+            severity=severity,
         )
         step(0.3, "report.progress.charts")
+        running = ~period_complete(trends["period"], as_of_ts)
+        partial = [str(p) for p in trends["period"][running]]
+        partial_x = list(trends["period"][running].dt.to_timestamp())
         for spec in INDICATORS:
             points, months = chart_input(trends, spec)
-            charts[spec.column] = _chart(points, spec)
+            charts[spec.column] = _chart(points, spec, partial_x)
             left_out[spec.column] = months
     if "headline" in parts:
         p_episodes, p_flags = change_and_flags(sessions, prev_end, cache, since=prev_start)
@@ -998,8 +1236,10 @@ def compute_report(
             by=(),
             start=prev_start,
             end=prev_end,
+            today=prev_today,
             episodes=p_episodes,
             flags=p_flags,
+            severity=severity,
         )
         if len(previous) == 0:
             previous = _blank_totals(empty)
@@ -1012,7 +1252,10 @@ def compute_report(
                     "indicator": spec.column,
                     "value": value,
                     "previous": before,
-                    "direction": direction(value, before, spec.higher_is_better),
+                    "movement": movement(value, before, spec.decimals) if complete else "partial",
+                    "direction": direction(value, before, spec.higher_is_better, spec.decimals)
+                    if complete
+                    else "partial",  # a part period is never compared with a whole one
                     "verdict": _verdict(charts.get(spec.column), spec.higher_is_better),
                 }
             )
@@ -1030,10 +1273,11 @@ def compute_report(
             episodes=episodes,
             flags=found,
             complement=True,
+            severity=severity,
         )
         # episodes whose last session up to `end` lies in the window (attribution)
         ep = episodes.loc[episodes["episode"].isin(in_period["episode"].unique())]
-        centre, sd, _ = funnel.adjusted_spread(ep)
+        centre, sd, _ = funnel.adjusted_spread(ep, model=severity)
         funnel_rows = funnel.funnel_frame(comparison, unit=unit, centre=centre, sd=sd)
     step(0.55, "report.progress.render")
     return Report(
@@ -1054,7 +1298,11 @@ def compute_report(
         funnel_centre=centre,
         funnel_sd=sd,
         filters=filters,
-        data_until=_data_until(sessions, cache),
+        data_until=data_until,
+        as_of=as_of_ts,
+        complete=complete,
+        partial=partial,
+        severity=severity,
     )
 
 
@@ -1075,11 +1323,34 @@ def _data_until(sessions: pd.DataFrame, cache: dict) -> pd.Timestamp | None:
 
 
 def _blank_totals(empty: pd.DataFrame) -> pd.DataFrame:
-    row = {c: pd.NA for c in empty.columns}
-    row["suppressed"] = True
-    return pd.DataFrame([row]).astype(
-        {c: empty[c].dtype for c in empty.columns if c != "suppressed"}
-    )
+    """The one row of a window without sessions: counts 0, every figure blank.
+
+    Not suppressed (there is nothing to hide): the cells say «ingen data» and nothing
+    is compared with it (:func:`direction` gives ``"unknown"``).
+    """
+    row: dict[str, Any] = {}
+    for column in empty.columns:
+        dtype = empty[column].dtype
+        if column == "suppressed":
+            row[column] = False
+        elif pd.api.types.is_integer_dtype(dtype):
+            row[column] = 0
+        elif pd.api.types.is_float_dtype(dtype):
+            row[column] = float("nan")
+        else:
+            row[column] = None
+    return pd.DataFrame([row], columns=empty.columns).astype(empty.dtypes.to_dict())
+
+
+def _has_data(frame: pd.DataFrame) -> bool:
+    """True when a one-row indicator frame counts at least one session (a suppressed
+    row has some: they are hidden, not absent)."""
+    if len(frame) == 0 or "sessions" not in frame.columns:
+        return False
+    if bool(frame["suppressed"].iloc[0]):
+        return True
+    value = frame["sessions"].iloc[0]
+    return not pd.isna(value) and int(value) > 0
 
 
 def build_report(
@@ -1095,7 +1366,13 @@ def build_report(
     step = progress or (lambda _f, _l: None)
     step(0.0, "report.progress.load")
     sessions = store.session_table(actor, team=team) if team else store.session_table(actor)
-    return compute_report(sessions, period=period, team=team, progress=progress, **filters)
+    if team is None and filter_options(sessions)["whole_service"] is False:
+        team = str(sessions["team"].dropna().iloc[0])  # one team seen: that team's report
+    # the case-mix model of the whole service, whatever the actor may read
+    severity = store.severity_reference(actor, end=period_window(period)[1].date())
+    return compute_report(
+        sessions, period=period, team=team, progress=progress, severity=severity, **filters
+    )
 
 
 # --------------------------------------------------------------------------- CLI
@@ -1107,7 +1384,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
     fmt = args.format or (Path(args.out).suffix.lstrip(".").lower() if args.out else "pdf")
     if fmt not in FORMATS:
         raise ValidationError("error.bad_choice", field="format", choices=", ".join(FORMATS))
-    out = Path(args.out or f"kor-rapport-{args.period}{'-' + args.team if args.team else ''}.{fmt}")
     period_window(args.period)  # a bad period fails before the data is read
     store = Store.open(args.database)
     try:
@@ -1126,6 +1402,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             measure=args.measure,
             progress=show,
         )
+        out = Path(args.out or report.file_name(fmt))
         report.save(out, fmt, progress=show)
     finally:
         store.close()

@@ -58,7 +58,9 @@ from kor.errors import KorStatisticalWarning, MissingColumnsError, ValidationErr
 __all__ = [
     "CHARTS",
     "ControlChart",
+    "PhaseComparison",
     "anhoej_limits",
+    "compare_phases",
     "control_chart",
     "runs_analysis",
     "verdict",
@@ -709,45 +711,113 @@ def _side(values: np.ndarray) -> int:
     return (up > down) - (up < down)
 
 
-def verdict(chart: ControlChart) -> str:
-    """Has the latest part moved away from the part before it? Up, down or no signal.
+@dataclass(frozen=True, eq=False)
+class PhaseComparison:
+    """The latest phase tested against the phase before: one computation for all readers.
 
-    The latest part's points are tested against the previous part's centre line and
-    limits, extended over the latest part exactly as a frozen baseline is (so a P
-    chart's limits follow each point's n). With a single part, the part is tested
-    against its own lines. Signals (Anhøj & Olesen 2014, doi:10.1371/journal.pone.0113825):
+    The verdict's words, the rules it names and the points a chart marks are all read
+    from this object (:func:`compare_phases`), so they cannot disagree.
+
+    direction: ``signal_up``, ``signal_down`` or ``no_signal``. signal_direction: the
+    side the signals point to before the level check (1, -1, 0). mixed: signals fired
+    but point to different sides, or against the change of level (``after`` vs
+    ``before``): the direction is then ``no_signal``. rules: the signals that fired
+    (``runs``, ``crossings``, ``sigma``). tested: positions (0-based rows of
+    ``chart.data``) of the points tested. beyond: the tested points outside the
+    reference limits (positions). runs: :func:`runs_analysis` of the tested points.
+    before: the reference centre line (mean, chart units). after: the tested points'
+    level (pooled for P/U charts, else the mean; chart units). data: ``chart.data``
+    with the tested points' ``cl``/``lcl``/``ucl`` replaced by the reference lines,
+    ``sigma_signal`` = ``beyond`` and ``runs_signal`` = the runs rules, nothing marked
+    outside the tested points: what a chart of the verdict should draw.
+    """
+
+    direction: str
+    signal_direction: int
+    mixed: bool
+    rules: tuple[str, ...]
+    tested: tuple[int, ...]
+    beyond: tuple[int, ...]
+    runs: dict[str, Any]
+    before: float | None
+    after: float | None
+    data: pd.DataFrame
+
+    @property
+    def n_beyond(self) -> int:
+        """Number of tested points outside the reference limits."""
+        return len(self.beyond)
+
+    def chart(self, chart: ControlChart) -> ControlChart:
+        """``chart`` with :attr:`data` as its frame, ready for :mod:`kor.spc_plot`."""
+        from dataclasses import replace
+
+        return replace(chart, data=self.data)
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+def compare_phases(chart: ControlChart) -> PhaseComparison:
+    """Has the latest part moved away from the part before it? With every number behind it.
+
+    Reference lines: with two or more parts, the previous part's centre line and limits
+    (from its baseline points) extended over the latest part exactly as a frozen
+    baseline is (so a P chart's limits follow each point's n); the latest part's
+    points are tested. With a single part and a frozen baseline, the points after the
+    baseline are tested against the part's lines; without one, the whole part is
+    tested against its own lines. Signals (Anhøj & Olesen 2014,
+    doi:10.1371/journal.pone.0113825):
 
     - a run longer than round(log2(n_useful)) + 3 on one side: direction = that side;
     - fewer crossings than qbinom(0.05, n_useful - 1, 0.5): direction = the side
       holding more points;
     - points beyond the 3-sigma limits: direction = the side of most of them.
 
-    If the signals disagree, the side holding more of the latest part's points
-    decides; a tie gives "no_signal". Up/down is about the number, not about better
-    or worse: whether higher is better depends on the measure.
-
-    Returns ``"signal_up"``, ``"signal_down"`` or ``"no_signal"`` (catalog keys
-    ``spc.verdict.<value>``, the rule in ``spc.verdict.rule``).
+    If the signals disagree, the side holding more of the tested points decides. A
+    direction is only reported when the tested points' level (``after``) lies on that
+    side of the reference centre line (``before``; not checked for a part tested
+    against its own lines, whose mean is its centre line); otherwise the comparison is
+    ``mixed`` and the direction ``no_signal``, so «higher» never comes with a lower
+    number. Up/down is about the number, not better or worse: whether higher is better
+    depends on the measure (:func:`kor.cycle.evaluate_goal` reads it).
     """
-    parts = sorted(chart.subgroups["part"].unique())
-    last = parts[-1]
     groups = chart.subgroups
+    parts = sorted(groups["part"].unique())
+    last = parts[-1]
+    baseline = groups["baseline"].to_numpy(dtype=bool)
+    in_last = (groups["part"] == last).to_numpy()
     if len(parts) == 1:
         frame = groups.copy()
+        tested_mask = ~baseline if (baseline.any() and not baseline.all()) else in_last
+        ref_mask = baseline
     else:
         previous = parts[-2]
-        frame = groups[groups["part"].isin([previous, last])].copy()
+        keep = groups["part"].isin([previous, last]).to_numpy()
+        frame = groups[keep].copy()
         frame["baseline"] = (frame["part"] == previous) & frame["baseline"]
         frame["part"] = last
+        tested_mask = in_last
+        ref_mask = (groups["part"] == previous).to_numpy() & baseline
     lined = _LIMITS[chart.kind](frame, screen_mr=chart.screen_mr)
-    latest = lined[(groups.loc[lined.index, "part"] == last) & lined["include"]]
-    y = latest["y"].to_numpy(dtype=float)
-    cl = latest["cl"].to_numpy(dtype=float)
+    lines = pd.DataFrame(np.nan, index=groups.index, columns=["cl", "lcl", "ucl"])
+    for col in ("cl", "lcl", "ucl"):
+        values = lined[col].to_numpy(dtype=float) * chart.multiply
+        lines.loc[lined.index, col] = np.where(np.isfinite(values), values, np.nan)
+    include = groups["include"].to_numpy(dtype=bool)
+    tested = np.flatnonzero(tested_mask & include)
+    d = chart.data
+    y = d["y"].to_numpy(dtype=float)[tested]
+    cl = lines["cl"].to_numpy(dtype=float)[tested]
+    lcl = lines["lcl"].to_numpy(dtype=float)[tested]
+    ucl = lines["ucl"].to_numpy(dtype=float)[tested]
     diff = y - cl
     useful = diff[(diff != 0) & ~np.isnan(diff)]
+    runs = runs_analysis(y, cl)
+    rules: list[str] = []
     votes: list[int] = []
     if useful.size and chart.kind != "mr":
-        runs = runs_analysis(y, cl)
         sides = np.sign(useful)
         change = np.flatnonzero(np.diff(sides) != 0)
         bounds = np.concatenate(([-1], change, [sides.size - 1]))
@@ -755,16 +825,68 @@ def verdict(chart: ControlChart) -> str:
         if runs["longest_run"] > runs["longest_run_max"]:
             longest = np.flatnonzero(lengths == lengths.max())[-1]
             votes.append(int(sides[bounds[longest + 1]]))
+            rules.append("runs")
         if runs["n_crossings"] < runs["n_crossings_min"]:
             votes.append(_side(useful))
+            rules.append("crossings")
     with np.errstate(invalid="ignore"):
-        above = y > latest["ucl"].to_numpy(dtype=float)
-        below = y < latest["lcl"].to_numpy(dtype=float)
+        above = y > ucl
+        below = y < lcl
     if above.any() or below.any():
         last_beyond = 1 if above[np.flatnonzero(above | below)[-1]] else -1
         votes.append(_side(above.astype(int) - below.astype(int)) or last_beyond)
+        rules.append("sigma")
     votes = [v for v in votes if v != 0]
-    if not votes:
-        return "no_signal"
-    direction = votes[0] if len(set(votes)) == 1 else _side(useful)
-    return {1: "signal_up", -1: "signal_down"}.get(direction, "no_signal")
+    signal = 0
+    if votes:
+        signal = votes[0] if len(set(votes)) == 1 else _side(useful)
+
+    ref_cl = lines["cl"].to_numpy(dtype=float)[ref_mask]
+    before = _finite_or_none(np.nanmean(ref_cl)) if np.isfinite(ref_cl).any() else None
+    after = None
+    if tested.size:
+        if chart.kind in ("p", "u"):
+            n = groups["n"].to_numpy(dtype=float)[tested]
+            total = groups["y_sum"].to_numpy(dtype=float)[tested]
+            ok = ~np.isnan(n) & ~np.isnan(total)
+            if n[ok].sum() > 0:
+                after = float(total[ok].sum() / n[ok].sum() * chart.multiply)
+        elif np.isfinite(y).any():
+            after = float(np.nanmean(y))
+    level = 0 if before is None or after is None else int(np.sign(after - before))
+    if np.array_equal(ref_mask, tested_mask):  # a part against its own lines: no level shift
+        level = signal
+    mixed = bool(rules) and (signal == 0 or signal != level)
+    direction = (
+        "no_signal" if mixed or signal == 0 else ("signal_up" if signal > 0 else "signal_down")
+    )
+
+    beyond = tuple(int(i) for i in tested[above | below])
+    marked = d.copy()
+    marked.loc[tested, ["cl", "lcl", "ucl"]] = lines.loc[tested, ["cl", "lcl", "ucl"]].to_numpy()
+    marked["sigma_signal"] = False
+    marked.loc[list(beyond), "sigma_signal"] = True
+    marked["runs_signal"] = False
+    if "runs" in rules or "crossings" in rules:
+        marked.loc[tested, "runs_signal"] = True
+    return PhaseComparison(
+        direction=direction,
+        signal_direction=int(signal),
+        mixed=mixed,
+        rules=tuple(rules),
+        tested=tuple(int(i) for i in tested),
+        beyond=beyond,
+        runs=runs,
+        before=before,
+        after=after,
+        data=marked,
+    )
+
+
+def verdict(chart: ControlChart) -> str:
+    """Up, down or no signal: the ``direction`` of :func:`compare_phases`.
+
+    Returns ``"signal_up"``, ``"signal_down"`` or ``"no_signal"`` (catalog keys
+    ``spc.verdict.<value>``, the rule in ``spc.verdict.rule``).
+    """
+    return compare_phases(chart).direction

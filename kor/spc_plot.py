@@ -138,10 +138,11 @@ def control_chart(
                 color=SEPARATOR_COLOUR,
             )
 
-    if sigma.any():
+    flagged = sigma & include  # an excluded point (e.g. an incomplete month) is no signal
+    if flagged.any():
         ax.plot(
-            x[sigma],
-            y[sigma],
+            x[flagged],
+            y[flagged],
             "D",
             color=SIGNAL_COLOUR,
             markersize=7,

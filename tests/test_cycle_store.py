@@ -162,6 +162,42 @@ def test_forced_move_records_the_decision(store, service):
     ]
 
 
+def test_planning_is_not_passed_without_a_smart_goal(store, service):
+    lead = service["leder.vop"]
+    pid = store.create_project(lead, "SMART først", ["VOP"])
+    p = store.project(lead, pid)
+    store.advance_phase(lead, pid, version=p.version, force=True, decision="Kjent behov")
+    p = store.project(lead, pid)
+    smart_item = next(r for r in p.items("planlegging") if r["item_key"] == cycle.SMART_GOAL_ITEM)
+    with pytest.raises(cycle.NoSmartGoal) as no_goal:
+        store.set_checklist_item(lead, smart_item["id"], True)
+    assert no_goal.value.missing == list(cycle.SMART_LETTERS)
+    with pytest.raises(cycle.NoSmartGoal):  # not even with a recorded decision
+        store.advance_phase(lead, pid, version=p.version, force=True, decision="Vi vil videre")
+    gid = store.set_goal(
+        lead,
+        pid,
+        measure="pct_sessions_with_alliance",
+        team="VOP",
+        period_start=date(2025, 1, 1),
+        period_end=date(2025, 6, 30),
+        target=90.0,
+        deadline=date(2026, 10, 31),
+    )
+    with pytest.raises(cycle.NoSmartGoal) as not_agreed:  # all but «E»
+        store.set_checklist_item(lead, smart_item["id"], True)
+    assert not_agreed.value.missing == ["E"]
+    assert "Enighet" in not_agreed.value.message("nb")
+    p = store.project(lead, pid)
+    assert p.phase == "planlegging" and not any(r["done"] for r in p.items("planlegging"))
+    store.agree_goal(lead, gid, "Arbeidsgruppen", version=p.goals[0]["version"])
+    store.set_checklist_item(lead, smart_item["id"], True)
+    p = store.project(lead, pid)
+    assert (
+        store.advance_phase(lead, pid, version=p.version, force=True, decision="Ok") == "utforing"
+    )
+
+
 def test_roles_decide_who_creates_reads_and_edits(store, service):
     lead_vop, lead_rus = service["leder.vop"], service["leder.rus"]
     with pytest.raises(AccessDenied):

@@ -82,3 +82,35 @@ def test_a_researcher_gets_a_friendly_message_not_a_traceback(tmp_path):
     app = cycle_app(store, store.actor_for("forsker"))
     assert "kor-error" in text_of(app)
     assert "Traceback" not in text_of(app)
+
+
+def test_a_refusal_replaces_an_old_success_message(tmp_path):
+    from kor import cycle
+    from kor.store import Store
+
+    store = Store.open(f"sqlite:///{tmp_path / 'kor.sqlite'}")
+    store.add_team(SYSTEM, "VOP", "Voksenpsykiatri")
+    store.add_user(SYSTEM, "leder.vop", "team_lead", team="VOP")
+    lead = store.actor_for("leder.vop")
+    pid = store.create_project(lead, "Uten mål", ["VOP"])
+    p = store.project(lead, pid)
+    store.advance_phase(lead, pid, version=p.version, force=True, decision="Kjent behov")
+    root = cycle_app(store, lead, today=TODAY)
+    app = root.app
+    app.project_id = pid
+    app.render()
+    boxes = find(one(root, "kor-phase-planlegging"), "kor-check")
+    smart_text = cycle.item_text({"item_key": cycle.SMART_GOAL_ITEM}, "nb")
+    other = next(b for b in boxes if b.description != smart_text)
+    other.value = True
+    assert "kor-success" in text_of(app.flash)
+    next(b for b in boxes if b.description == smart_text).value = True
+    flash = text_of(app.flash)
+    assert "kor-error" in flash and "SMART mål" in flash and "kor-success" not in flash
+    again = find(one(root, "kor-phase-planlegging"), "kor-check")
+    assert not next(b for b in again if b.description == smart_text).value  # box back
+    # the same one area for a refused move
+    one(root, "kor-advance").click()
+    flash = text_of(app.flash)
+    assert "kor-error" in flash and "kor-success" not in flash
+    assert len(app.flash.children) == 1

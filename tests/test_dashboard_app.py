@@ -227,3 +227,28 @@ def test_overdue_evaluations_of_improvement_projects_show_on_the_dashboard(tmp_p
     text = " ".join(_texts(app.overdue))
     assert "Mer SRS i VOP" in text and "10 dager på overtid" in text
     st.close()
+
+
+def test_a_team_leads_adjusted_figures_are_adjusted_against_the_whole_service(store):
+    # the lead reads only their team; the case-mix model still comes from every team
+    lead = _app(store, "guro.nesheim")
+    team = str(lead.sessions["team"].iloc[0])
+    assert lead.sessions["team"].nunique() == 1
+    quality = _app(store, "randi.saether")
+    quality.period.value = lead.period.value
+    quality.team.value = team
+    a, b = lead.current, quality.current
+    assert a.severity == b.severity and a.severity.episodes > 0
+    for column in ("change_mean", "severity_adjusted_change", "severity_adjusted_es"):
+        x, y = a.totals[column].iloc[0], b.totals[column].iloc[0]
+        assert (x != x and y != y) or x == pytest.approx(y), column
+
+
+def test_a_team_lead_is_offered_the_team_not_the_whole_service_and_the_title_says_so(store):
+    lead = _app(store, "guro.nesheim")
+    assert [v for _, v in lead.team.options] == ["VOP"] and lead.team.value == "VOP"
+    assert "team VOP" in lead.headline.value and "hele tjenesten" not in lead.headline.value
+    quality = _app(store, "randi.saether")
+    assert ("Hele tjenesten", "") in quality.team.options
+    quality.clinician.value = quality.clinician.options[1][1]
+    assert f"behandler {quality.clinician.value}" in quality.headline.value

@@ -12,11 +12,11 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from kor import report
+from kor import change, report
 from kor.access import SYSTEM
 from kor.frames import Dataset, session_table
-from kor.i18n import set_language
-from kor.indicators import service_indicators
+from kor.i18n import set_language, t
+from kor.indicators import service_indicators, severity_reference
 from kor.sample import generate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,17 +83,30 @@ def test_report_numbers_equal_the_library_indicators_for_the_same_filter(session
     r = report.compute_report(sessions, period=period, team=team)
     start, end = report.period_window(period)
     chosen = sessions if team is None else sessions.loc[sessions["team"] == team]
-    expected = service_indicators(chosen, by=(), start=start, end=end).iloc[0]
+    # the case-mix model of the whole service (all teams, closed by the period's end)
+    model = severity_reference(
+        change.episode_change(sessions.loc[sessions["session_date"] <= end]), end=end
+    )
+    assert r.severity == model
+    expected = service_indicators(chosen, by=(), start=start, end=end, severity=model).iloc[0]
     for column in ("clients", "episodes", "sessions", *[s.column for s in report.INDICATORS]):
         assert _same(r.totals[column].iloc[0], expected[column]), column
+    # a team is adjusted against the service, not itself: adjusted differs from raw
+    assert r.totals["severity_adjusted_es"].iloc[0] != pytest.approx(
+        r.totals["effect_size"].iloc[0]
+    )
     assert r.headline.set_index("indicator")["value"].to_dict().keys() == {
         s.column for s in report.INDICATORS
     }
     unit = "clinician" if team else "team"
-    comparison = service_indicators(chosen, by=(unit,), start=start, end=end, complement=True)
+    comparison = service_indicators(
+        chosen, by=(unit,), start=start, end=end, complement=True, severity=model
+    )
     pd.testing.assert_frame_equal(r.comparison, comparison)
     trend_start = (pd.Period(end, freq="M") - 23).start_time
-    trends = service_indicators(chosen, by=(), period="M", start=trend_start, end=end)
+    trends = service_indicators(
+        chosen, by=(), period="M", start=trend_start, end=end, severity=model
+    )
     pd.testing.assert_frame_equal(r.trends, trends)
 
 
@@ -107,13 +120,17 @@ def test_the_previous_period_and_the_funnel_equal_the_library_on_the_whole_table
     r = report.compute_report(sessions, period=period, cache=cache, **filters)
     chosen = report.filter_sessions(sessions, **filters)
     prev_start, prev_end, label = report.previous_window(period)
-    expected = service_indicators(chosen, by=(), start=prev_start, end=prev_end)
+    # one case-mix model for the whole report: the service's, as of the period's end
+    model = r.severity
+    expected = service_indicators(chosen, by=(), start=prev_start, end=prev_end, severity=model)
     pd.testing.assert_frame_equal(r.previous, expected)
     start, end = report.period_window(period)
     unit = "clinician" if filters.get("team") else "team"
     pd.testing.assert_frame_equal(
         r.comparison,
-        service_indicators(chosen, by=(unit,), start=start, end=end, complement=True),
+        service_indicators(
+            chosen, by=(unit,), start=start, end=end, complement=True, severity=model
+        ),
     )
     again = report.compute_report(sessions, period=period, cache=cache, **filters)
     pd.testing.assert_frame_equal(again.headline, r.headline)  # the cache changes nothing
@@ -335,3 +352,348 @@ def test_periods_are_parsed_and_bad_ones_refused():
     assert report.period_window("2026-02")[1] == pd.Timestamp("2026-02-28")
     with pytest.raises(Exception, match="error.report.bad_period"):
         report.period_window("last year")
+
+
+# ------------------------------------------------------------------ direction (item 4)
+
+
+@pytest.mark.parametrize(
+    ("value", "previous", "higher_is_better", "label"),
+    [
+        (40.0, 35.0, True, "↑ bedre"),  # higher is better, rose
+        (30.0, 35.0, True, "↓ dårligere"),  # higher is better, fell
+        (4.0, 9.0, False, "↓ bedre"),  # lower is better, fell
+        (12.0, 9.0, False, "↑ dårligere"),  # lower is better, rose
+        (35.04, 35.0, True, "→ uendret"),  # equal as shown (one decimal)
+        (35.0, None, False, "–"),
+    ],
+)
+def test_the_arrow_follows_the_number_and_the_word_the_declared_direction(
+    value, previous, higher_is_better, label
+):
+    set_language("nb")
+    moved = report.movement(value, previous, 1)
+    judged = report.direction(value, previous, higher_is_better, 1)
+    assert report.direction_label(moved, judged) == label
+
+
+def test_every_headline_arrow_matches_the_shown_numbers_and_the_indicators_direction(built):
+    r = built["_report"]
+    specs = {s.column: s for s in report.INDICATORS}
+    table = r.tables()["headline"].iloc[3:]  # the three count rows carry no direction
+    assert {s.higher_is_better for s in report.INDICATORS} == {True, False}
+    for (_, row), head in zip(table.iterrows(), r.headline.itertuples(), strict=True):
+        now, before = (float(str(row[c]).replace(",", ".")) for c in (r.period, r.previous_label))
+        arrow = row["Retning"]
+        assert arrow[0] == ("↑" if now > before else "↓" if now < before else "→"), head
+        if now != before:
+            better = (now > before) == specs[head.indicator].higher_is_better
+            assert arrow.endswith("bedre" if better else "dårligere"), (head.indicator, arrow)
+
+
+# ------------------------------------------------------------------ empty periods (item 6)
+
+
+def test_a_first_quarter_reports_no_data_before_it_and_compares_nothing(sessions, tmp_path):
+    set_language("nb")
+    first = report.filter_options(sessions)["period"][-1]
+    r = report.compute_report(sessions, period=first)
+    head = r.tables()["headline"]
+    assert set(head[r.previous_label].iloc[3:]) == {"ingen data"}
+    assert list(head[r.previous_label].iloc[:3]) == ["0", "0", "0"]
+    assert set(r.headline["direction"]) == {"unknown"}
+    assert "ingen data" not in set(head[r.period])
+    assert r.previous_label in r.data_note() and "sammenlignes ikke" in r.data_note()
+    for fmt in report.FORMATS:
+        assert r.save(tmp_path / f"first.{fmt}", fmt).stat().st_size > 1000
+
+
+def _tiny_sessions(sessions: pd.DataFrame) -> pd.DataFrame:
+    """A near-empty service: the sessions of one episode."""
+    return sessions.loc[sessions["episode"] == sessions["episode"].iloc[0]].reset_index(drop=True)
+
+
+_FILTERS = {
+    "team": [None, "VOP", "RUS", "TINY", "NONE"],
+    "clinician": [None, "nobody"],
+    "age_group": [None, "adult", "age_13_17"],
+    "measure": [None, "ORS", "CORS"],
+}
+
+
+def test_every_filter_and_period_gives_a_report_on_the_sample_and_a_near_empty_service():
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    set_language("nb")
+    small = session_table(generate(60, seed=5))  # a small service: the test takes seconds
+    tables = {"sample": small, "tiny": _tiny_sessions(small)}
+    clinicians = sorted(small["clinician"].unique())[:3]
+    caches: dict[str, dict] = {name: {} for name in tables}
+    first = report.filter_options(small)["period"][-1]
+    periods = st.sampled_from(
+        ["2020Q1", first, "2025Q3", report.default_period(small), "2027Q1", "2026", "2026-01"]
+    )
+
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        which=st.sampled_from(sorted(tables)),
+        period=periods,
+        team=st.sampled_from(_FILTERS["team"]),
+        clinician=st.sampled_from(_FILTERS["clinician"] + clinicians),
+        age_group=st.sampled_from(_FILTERS["age_group"]),
+        measure=st.sampled_from(_FILTERS["measure"]),
+    )
+    def check(which, period, team, clinician, age_group, measure):
+        filters = {"team": team, "clinician": clinician, "age_group": age_group}
+        r = report.compute_report(
+            tables[which], period=period, cache=caches[which], measure=measure, **filters
+        )
+        shown = r.tables()
+        assert len(shown["headline"]) == 3 + len(report.INDICATORS)
+        if not report._has_data(r.previous):
+            assert set(r.headline["direction"]) <= {"unknown", "partial"}
+            assert r.data_note()
+        if not report._has_data(r.totals):
+            assert set(shown["headline"][r.period].iloc[3:]) == {"ingen data"}
+        text = " ".join(str(v) for frame in shown.values() for v in frame.to_numpy().ravel())
+        assert not CODE.search(text) and "nan" not in text.lower().split()
+
+    check()
+
+
+def test_the_cli_gives_a_report_for_a_near_empty_database_and_a_clinician_without_sessions(
+    data, tmp_path, monkeypatch, capsys
+):
+    from kor.cli import main
+    from kor.store import Store
+
+    code = data.clients["code"].iloc[0]
+    clients = data.clients.loc[data.clients["code"] == code]
+    episodes = data.episodes.loc[data.episodes["client_id"].isin(clients["client_id"])]
+    sessions = data.sessions.loc[data.sessions["episode_id"].isin(episodes["episode_id"])]
+    few = Dataset(
+        teams=data.teams,
+        users=data.users,
+        clients=clients,
+        episodes=episodes,
+        sessions=sessions,
+        measurements=data.measurements.loc[
+            data.measurements["session_id"].isin(sessions["session_id"])
+        ],
+    )
+    url = f"sqlite:///{tmp_path / 'few.sqlite'}"
+    store = Store.open(url)
+    store.load_dataset(SYSTEM, few)
+    store.close()
+    monkeypatch.setenv("KOR_USER", "admin")
+    monkeypatch.setenv("KOR_ROLE", "admin")
+    monkeypatch.chdir(tmp_path)
+    for args in (
+        ["--period", "2026Q3"],
+        ["--period", "2020Q1", "--format", "xlsx"],
+        ["--period", "2026Q3", "--clinician", "nobody", "--format", "html"],
+    ):
+        assert main(["report", *args, "--database", url]) == 0, args
+        assert "Something went wrong" not in capsys.readouterr().err
+    (page,) = tmp_path.glob("kor-rapport-2026Q3-*nobody.html")  # one team: its name too
+    text = page.read_text(encoding="utf-8")
+    assert "behandler nobody" in text and "hele tjenesten" not in text.split("<h2>")[0]
+
+
+# ------------------------------------------------------------------ titles, file names (item 7)
+
+
+def test_titles_and_file_names_follow_every_filter(sessions, period):
+    set_language("nb")
+    clinician = sessions.loc[sessions["team"] == "VOP", "clinician"].iloc[0]
+    r = report.compute_report(sessions, period=period, clinician=clinician)
+    assert f"behandler {clinician}" in r.title() and "hele tjenesten" not in r.title()
+    assert r.file_name("pdf") == f"kor-rapport-{period}-{clinician}.pdf"
+    r = report.compute_report(sessions, period=period, team="VOP", age_group="adult", measure="ORS")
+    assert r.title() == f"KOR-rapport {period} – team VOP – Voksen (18+), ORS"
+    assert r.file_name("xlsx") == f"kor-rapport-{period}-VOP-adult-ORS.xlsx"
+    assert report.compute_report(sessions, period=period).title().endswith("hele tjenesten")
+    assert report._slug("Bjørn Æsøy/å") == "Bjorn-AEsoy-a"
+
+
+def test_one_team_in_view_is_not_offered_as_the_whole_service(sessions):
+    assert report.filter_options(sessions)["whole_service"] is True
+    team = sessions.loc[sessions["team"] == "VOP"]
+    assert report.filter_options(team)["whole_service"] is False
+
+
+# ------------------------------------------------------------------ presentation (item 8)
+
+
+_WORD = re.compile(
+    r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>'
+)
+
+
+def _pdf_words(
+    pdf: Path,
+) -> list[tuple[float, float, list[tuple[float, float, float, float, str]]]]:
+    """Per page: (width, height, words as (x0, y0, x1, y1, text)) from ``pdftotext -bbox``."""
+    out = subprocess.run(
+        ["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    pages = []
+    for page in out.split("<page ")[1:]:
+        size = re.match(r'width="([\d.]+)" height="([\d.]+)"', page)
+        words = [
+            (*map(float, m.groups()[:4]), html.unescape(m.group(5)))
+            for m in re.finditer(_WORD, page)
+        ]
+        pages.append((float(size.group(1)), float(size.group(2)), words))
+    return pages
+
+
+def _overlapping_words(pdf: Path) -> list[tuple]:
+    """Words on one line whose boxes run into each other, and words off the page."""
+    found = []
+    for number, (width, height, words) in enumerate(_pdf_words(pdf), 1):
+        for i, a in enumerate(words):
+            if a[0] < 0 or a[1] < 0 or a[2] > width or a[3] > height:
+                found.append((number, a[4], "off the page"))
+            for b in words[i + 1 :]:
+                dx = min(a[2], b[2]) - max(a[0], b[0])
+                dy = min(a[3], b[3]) - max(a[1], b[1])
+                if dx > 0.3 and dy > 0.5 * min(a[3] - a[1], b[3] - b[1]):
+                    found.append((number, a[4], b[4]))
+    return found
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
+def test_no_text_in_the_pdf_runs_into_other_text_even_with_the_longest_verdicts(
+    sessions, period, tmp_path
+):
+    import dataclasses
+
+    set_language("nb")
+    r = report.compute_report(sessions, period=period, team="VOP")
+    long = r.headline.assign(verdict="signal_shift")  # the longest verdict in every row
+    r = dataclasses.replace(r, headline=long)
+    pdf = r.to_pdf(tmp_path / "long.pdf")
+    assert _overlapping_words(pdf) == []
+    front = " ".join(w[4] for w in _pdf_words(pdf)[0][2])
+    assert "(se diagrammet)" in front and "↑" in front + "↓" + "→"
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "p")]
+    )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(next(tmp_path.glob("p-*.png")), SCREENSHOTS / "report-front-long-verdicts.png")
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
+def test_the_pdf_of_the_whole_service_has_no_overlapping_text(built):
+    assert _overlapping_words(built["pdf"]) == []
+
+
+def test_chart_ticks_are_norwegian_month_names_and_decimal_commas(built):
+    from kor import dashboard_plot
+
+    set_language("nb")
+    r = built["_report"]
+    assert dashboard_plot.month_label(pd.Timestamp("2025-10-01")) == "okt."
+    assert dashboard_plot.month_label(pd.Timestamp("2026-01-01")) == "2026"
+    assert dashboard_plot.tick_number(1.5, 2) == "1,50"
+    assert dashboard_plot.tick_number(-0.0, 1) == "0,0"
+    ax = dashboard_plot.indicator_chart(r.charts["effect_size"], "effect_size")
+    ax.figure.canvas.draw()
+    x = [label.get_text() for label in ax.get_xticklabels() if label.get_text()]
+    y = [label.get_text() for label in ax.get_yticklabels() if label.get_text()]
+    months = {t(f"report.month.{m}") for m in range(2, 13)}
+    assert x and all(label in months or label.isdigit() for label in x), x
+    assert any("," in label for label in y) and not any("." in label for label in y), y
+    set_language("en")
+    try:
+        assert dashboard_plot.month_label(pd.Timestamp("2025-10-01")) == "Oct"
+        assert dashboard_plot.tick_number(1.5, 2) == "1.50"
+    finally:
+        set_language("nb")
+
+
+def test_legends_are_never_cut_off(built):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from kor import dashboard_plot
+
+    r = built["_report"]
+    figures = [dashboard_plot.indicator_figure(r, [s.column for s in report.INDICATORS[:4]])]
+    for spec in report.INDICATORS[:2]:
+        ax = dashboard_plot._plain_axes(9, 3.4, right=0.7)
+        dashboard_plot.indicator_chart(r.charts[spec.column], spec.column, ax=ax)
+        figures.append(ax.figure)
+    ax = dashboard_plot._plain_axes(9, 4.5, right=0.74)
+    dashboard_plot.funnel_plot(r.funnel, r.funnel_centre, r.funnel_sd, unit_label="Team", ax=ax)
+    figures.append(ax.figure)
+    checked = 0
+    for fig in figures:
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        page = fig.bbox
+        for axes in fig.axes:
+            legend = axes.get_legend()
+            if legend is None:
+                continue
+            box = legend.get_window_extent(renderer)
+            assert box.x0 >= page.x0 and box.x1 <= page.x1, (box, page)
+            assert box.y0 >= page.y0 and box.y1 <= page.y1, (box, page)
+            checked += 1
+    assert checked >= 4
+
+
+def test_the_xlsx_holds_numbers_rounded_as_shown_with_number_formats(built):
+    wb = openpyxl.load_workbook(built["xlsx"])
+    numbers = 0
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                value = cell.value
+                if isinstance(value, float):
+                    places = (
+                        len(cell.number_format.split(".")[1]) if "." in cell.number_format else 0
+                    )
+                    assert cell.number_format in ("0", "0.0", "0.00"), (ws.title, cell.coordinate)
+                    assert round(value, places) == value, (ws.title, cell.coordinate, value)
+                    numbers += 1
+                elif isinstance(value, str):
+                    # the formula guard is for text: a number never shows as «'-3,1»
+                    assert not re.fullmatch(r"'?[-+]?\d[\d.,\s–-]*", value), (ws.title, value)
+    assert numbers > 50
+    funnel = wb.worksheets[3]
+    heads = [c.value for c in next(funnel.iter_rows(min_row=1, max_row=1))]
+    assert "95 %-grenser (nedre)" in heads and "95 %-grenser (øvre)" in heads
+
+
+def test_headline_numbers_are_equal_on_screen_in_html_xlsx_and_pdf(built):
+    set_language("nb")
+    r = built["_report"]
+    screen = r.tables()["headline"]  # what the dashboard shows (html_table of this frame)
+    parser = _Tables()
+    parser.feed(built["html"].read_text(encoding="utf-8"))
+    page = parser.tables[0]
+    assert page[0] == list(screen.columns)
+    assert page[1:] == [[str(v) for v in row] for row in screen.itertuples(index=False)]
+    ws = openpyxl.load_workbook(built["xlsx"]).worksheets[0]
+    sheet = {row[0]: row for row in ws.iter_rows(values_only=True) if row and row[0]}
+    pdf = subprocess.run(
+        ["pdftotext", "-layout", "-f", "1", "-l", "1", str(built["pdf"]), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lines = {line.strip().split("  ")[0]: line for line in pdf.splitlines() if line.strip()}
+    for row in screen.itertuples(index=False):
+        label, now, before = row[0], row[1], row[2]
+        for shown, cell in ((now, sheet[label][1]), (before, sheet[label][2])):
+            if isinstance(cell, int | float):
+                assert _number_text(cell, shown) == shown, (label, cell, shown)
+            else:
+                assert cell == shown, label
+        assert now in lines[label].split() and before in lines[label].split(), lines[label]
+
+
+def _number_text(value: float, like: str) -> str:
+    decimals = len(like.split(",")[1]) if "," in like else 0
+    return f"{value:.{decimals}f}".replace(".", ",")

@@ -77,3 +77,14 @@ def test_a_question_not_asked_does_not_hold_up_finishing(app):
     _find(app.root, "bsb-finish")[0].click()
     assert app.response is None
     assert app.store.drafts(SYSTEM, app.survey_id).shape[0] == 0
+
+
+def test_finishing_with_an_answer_that_breaks_its_constraint_is_refused(app):
+    app.controls["u_used"][1].value = "nei"
+    buttons, _skip = app.controls["u_score"][1]
+    buttons.value = 5  # the form's constraint on u_score: not 5
+    _find(app.root, "bsb-next")[0].click()
+    _find(app.root, "bsb-finish")[0].click()
+    assert app.response is not None  # still the draft, and the store said why
+    assert app.store.drafts(SYSTEM, app.survey_id).shape[0] == 1
+    assert "Ikke 5" in str(app.root.children)

@@ -19,9 +19,18 @@ import ipywidgets as w
 from kor import cycle
 from kor.access import Actor
 from kor.cycle_report import project_report
+from kor.errors import ValidationError
 from kor.i18n import get_language, t
 from kor.store import Store, open_store
-from widgets.common import LARGE, acting_user, chart_box, guarded, language_switch, message
+from widgets.common import (
+    LARGE,
+    acting_user,
+    chart_box,
+    guarded,
+    language_switch,
+    message,
+    page_style,
+)
 
 __all__ = ["cycle_app", "CycleApp"]
 
@@ -56,7 +65,14 @@ class CycleApp:
         self.flash = w.VBox()
         self.body = w.VBox()
         self.root = w.VBox(layout=w.Layout(max_width="1100px", padding="8px"))
-        self.root.children = [_CSS, language_switch(self.render), self.flash, self.body]
+        self.root.add_class("kor-app")
+        self.root.children = [
+            page_style(),
+            _CSS,
+            language_switch(self.render),
+            self.flash,
+            self.body,
+        ]
         self.render()
 
     # ------------------------------------------------------------------ helpers
@@ -207,7 +223,12 @@ class CycleApp:
             def on_tick(change: dict[str, Any], item_id: int = r["id"]) -> None:
                 @guarded(self.show)
                 def run() -> None:
-                    self.store.set_checklist_item(self.actor, item_id, change["new"])
+                    try:
+                        self.store.set_checklist_item(self.actor, item_id, change["new"])
+                    except ValidationError as exc:  # refused: the box goes back, one message
+                        self.render()
+                        self.show(message(exc.message(), "error"))
+                        return
                     self.say("cycle.app.saved")
 
                 run()
@@ -279,7 +300,8 @@ class CycleApp:
                     self.say("cycle.app.advanced")
 
                 force.on_click(on_force)
-                extra.children = [message(exc.message(), "error"), decision, force]
+                self.show(message(exc.message(), "error"))  # replaces an old success
+                extra.children = [decision, force]
                 return
             self.render()
             self.say("cycle.app.advanced")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
+import pandas as pd
 
 from kor import dashboard_plot, report
 from kor.access import Actor
@@ -26,7 +27,16 @@ from kor.flags import rule_name
 from kor.i18n import t
 from kor.measures import MEASURES
 from kor.store import Store, open_store
-from widgets.common import LARGE, acting_user, chart_box, guarded, language_switch, message
+from kor.store.supervision import MARK_COLUMNS, MARK_ROLES, READ_ROLES
+from widgets.common import (
+    LARGE,
+    acting_user,
+    chart_box,
+    guarded,
+    language_switch,
+    message,
+    page_style,
+)
 
 __all__ = ["dashboard_app", "QualityDashboard"]
 
@@ -37,6 +47,17 @@ _MIME = {
     "html": "text/html",
 }
 _MAX_CASES = 200
+#: The supervision list's rows: dark text on white, the level as a thick coloured edge
+#: (and in words), so they read in greyscale and pass WCAG contrast.
+_CASE_CSS = """<style>
+.kor-app .kor-case {background:#ffffff !important; color:#1f1f1f !important;
+  border:1px solid #767676 !important; border-left:8px solid #767676 !important;
+  text-align:left; justify-content:flex-start; white-space:normal; height:auto;
+  margin:2px 0; font-size:1em}
+.kor-app .kor-case-alert {border-left-color:#a11d1d !important}
+.kor-app .kor-case-warning {border-left-color:#b35900 !important}
+.kor-app .kor-supervision-legend {color:#1f1f1f; font-size:0.95em}
+</style>"""
 _MAX_REPORTS = 32  # computed reports kept per user (a filter seen before redraws at once)
 
 
@@ -87,7 +108,7 @@ class QualityDashboard:
         self.tabs.children = [
             w.VBox([self.group, self.headline, self.trend_box]),
             self.comparison_box,
-            w.VBox([self.supervision_box, self.case_box]),
+            w.VBox([self.supervision_box]),  # a case's chart opens below its row
             w.VBox(
                 [
                     self.report_format,
@@ -106,6 +127,7 @@ class QualityDashboard:
         self.overdue = w.VBox()  # improvement projects whose evaluation is past due
         self.root = w.VBox(
             [
+                page_style(),
                 language_switch(self.relabel),
                 self.title,
                 self.overdue,
@@ -115,6 +137,7 @@ class QualityDashboard:
             ],
             layout=w.Layout(max_width="1200px", padding="8px"),
         )
+        self.root.add_class("kor-app")
         for widget in (self.team, self.clinician, self.period, self.age_group, self.measure):
             widget.observe(self._on_filter, names="value")
         self.group.observe(self._on_filter, names="value")
@@ -167,7 +190,7 @@ class QualityDashboard:
         try:
             self.relabel(refresh=False)
             self.period.value = report.default_period(self.sessions)
-            self.team.value = ""
+            self.team.value = self.team.options[0][1] if self.team.options else ""
             self.age_group.value = ""
             self.measure.value = ""
             self.group.value = "outcome"
@@ -206,7 +229,8 @@ class QualityDashboard:
                 widget.style = {"description_width": "initial"}
             o = self.options
             if o:
-                self._options(self.team, [(t("dash.all.team"), "")] + [(x, x) for x in o["team"]])
+                whole = [(t("dash.all.team"), "")] if o.get("whole_service", True) else []
+                self._options(self.team, whole + [(x, x) for x in o["team"]])
                 self._options(self.period, [(p, p) for p in o["period"]])
                 self._options(
                     self.age_group,
@@ -266,12 +290,26 @@ class QualityDashboard:
         found = self.reports.pop(key, None)
         if found is None:
             found = report.compute_report(
-                self.sessions, period=self.period.value, cache=self.cache, parts=parts, **filters
+                self.sessions,
+                period=self.period.value,
+                cache=self.cache,
+                parts=parts,
+                severity=self._severity(),
+                **filters,
             )
         self.reports[key] = found  # most recently used last
         while len(self.reports) > _MAX_REPORTS:
             self.reports.pop(next(iter(self.reports)))
         return found
+
+    def _severity(self) -> Any:
+        """The whole service's case-mix model as of the period's end, from the store (a
+        team lead's rows are not the service; the store fits it on every team)."""
+        end = report.period_window(self.period.value)[1]
+        key = ("severity_reference", end)
+        if key not in self.cache:
+            self.cache[key] = self.store.severity_reference(self.actor, end=end.date())
+        return self.cache[key]
 
     def _draw_trends(self) -> None:
         r = self.current
@@ -280,6 +318,8 @@ class QualityDashboard:
             f"<h3>{html.escape(r.title())}</h3>"
             + report.html_table(tables["headline"], "headline")
             + f'<p class="kor-note">{html.escape(r.suppression_note())}</p>'
+            + (f'<p class="kor-note">{html.escape(r.period_note())}</p>' if r.period_note() else "")
+            + (f'<p class="kor-note">{html.escape(r.data_note())}</p>' if r.data_note() else "")
         )
         names = [s.column for s in report.INDICATORS if s.group == self.group.value]
         fig = dashboard_plot.indicator_figure(r, names, columns=2)
@@ -312,43 +352,106 @@ class QualityDashboard:
             self.case_flags = report.case_flags(self.sessions, self.model)
         selected = report.filter_sessions(self.sessions, **self.filters())
         self.cases = report.supervision_list(selected, self.case_flags)
-        rows: list[w.Widget] = [w.HTML(f"<p>{html.escape(t('dash.supervision.intro'))}</p>")]
+        shown = self.cases.head(_MAX_CASES)
+        self.marks = self._marks(shown["episode"].tolist())
+        rows: list[w.Widget] = [
+            w.HTML(_CASE_CSS),
+            w.HTML(f"<p>{html.escape(t('dash.supervision.intro'))}</p>"),
+            w.HTML(f'<p class="kor-supervision-legend">{html.escape(t("supervision.legend"))}</p>'),
+        ]
         if len(self.cases) == 0:
             rows.append(message(t("dash.supervision.none")))
         clinician = None
-        for i, case in enumerate(self.cases.head(_MAX_CASES).itertuples(index=False)):
+        self.case_buttons: list[w.Button] = []
+        for i, case in enumerate(shown.itertuples(index=False)):
             if case.clinician != clinician:
                 clinician = case.clinician
                 rows.append(w.HTML(f"<h4>{html.escape(str(clinician))}</h4>"))
             names = ", ".join(rule_name(r) for r in case.rules)
-            button = w.Button(
-                description=t(
-                    "dash.supervision.row",
-                    client=case.client,
-                    sessions=case.sessions,
-                    last=case.last_session.date().isoformat(),
-                    flags=names,
-                ),
-                tooltip=names,
-                button_style="danger" if case.level == "alert" else "warning",
-                layout=w.Layout(min_height="48px", width="auto"),
+            text = " · ".join(
+                [
+                    t(f"flag.level.{case.level}"),
+                    t(
+                        "dash.supervision.row",
+                        client=case.client,
+                        sessions=case.sessions,
+                        last=report.date_text(case.last_session),
+                        flags=names,
+                    ),
+                ]
             )
+            done = self.marks.loc[self.marks["episode"] == case.episode]
+            if len(done):
+                when = report.date_text(done["marked_at"].iloc[0])
+                text += f" · ✓ {t('supervision.discussed')} {when}"
+            button = w.Button(
+                description=text,
+                tooltip=names,
+                layout=w.Layout(min_height="48px", width="auto", max_width="100%"),
+            )
+            button.add_class("kor-case")
+            button.add_class(f"kor-case-{case.level}")
             button.on_click(guarded(self._show_status)(lambda _b, row=i: self.show_case(row)))
             rows.append(button)
+            self.case_buttons.append(button)
         if len(self.cases) > _MAX_CASES:
             rows.append(message(t("dash.supervision.more", n=len(self.cases) - _MAX_CASES)))
         self.supervision_box.children = rows
         self.case_box.children = []
 
+    def _marks(self, episodes: list[int]) -> Any:
+        """The «drøftet» marks of these episodes the user may read (none for other roles)."""
+        if self.actor.role not in READ_ROLES:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in MARK_COLUMNS})
+        return self.store.supervision_marks(self.actor, episodes)
+
     def show_case(self, row: int) -> None:
-        """Show the chart of the ``row``-th case of the supervision list."""
+        """Show the ``row``-th case's chart right below its row, with its «drøftet» marks.
+
+        A team lead or quality lead marks the case discussed there, with a short note
+        for the clinician (:meth:`kor.store.Store.mark_discussed`).
+        """
         case = self.cases.iloc[row]
         episode = report.episode_sessions(self.sessions, case["episode"])
         ax = _client_chart(episode, self.model, self.case_flags)
-        self.case_box.children = [
+        parts: list[w.Widget] = [
             w.HTML(f"<h4>{html.escape(t('dash.case.title', client=case['client']))}</h4>"),
             chart_box(ax, f"kor-{case['client']}", alt=str(case["client"]), pdf="on_demand"),
         ]
+        marks = self._marks([int(case["episode"])])
+        for mark in marks.itertuples(index=False):
+            line = t(
+                "supervision.discussed_on", date=report.date_text(mark.marked_at), by=mark.marked_by
+            )
+            if isinstance(mark.note, str) and mark.note:
+                line += f": {mark.note}"
+            parts.append(w.HTML(f'<p class="kor-supervision-mark-line">{html.escape(line)}</p>'))
+        if self.actor.role in MARK_ROLES:
+            note = w.Textarea(
+                placeholder=t("supervision.note_placeholder"), layout=w.Layout(width="100%")
+            ).add_class("kor-supervision-note")
+            mark_button = w.Button(
+                description=t("supervision.mark"),
+                button_style="primary",
+                layout=w.Layout(min_height="48px", width="auto"),
+            ).add_class("kor-supervision-mark")
+
+            def on_mark(_b: Any) -> None:
+                self.store.mark_discussed(self.actor, int(case["episode"]), note.value)
+                self._draw_supervision()
+                self.show_case(row)
+                self._show_status(message(t("supervision.marked"), "success"))
+
+            mark_button.on_click(guarded(self._show_status)(on_mark))
+            parts += [note, mark_button]
+        self.case_box.children = parts
+        children = [c for c in self.supervision_box.children if c is not self.case_box]
+        at = children.index(self.case_buttons[row]) + 1 if row < len(self.case_buttons) else None
+        if at is None:
+            children.append(self.case_box)
+        else:
+            children.insert(at, self.case_box)
+        self.supervision_box.children = children
 
     # ---------------------------------------------------------------- report
     def _make_report(self) -> None:
@@ -366,9 +469,10 @@ class QualityDashboard:
             period=self.period.value,
             cache=self.cache,
             progress=step,
+            severity=self._severity(),
             **self.filters(),
         )
-        name = f"kor-rapport-{r.period}{'-' + r.team if r.team else ''}.{fmt}"
+        name = r.file_name(fmt)
         target = Path(tempfile.mkdtemp(prefix="kor-report-")) / name
         r.save(target, fmt, progress=step)
         data = base64.b64encode(target.read_bytes()).decode()

@@ -395,12 +395,26 @@ class CycleStoreMixin:
             conn.execute(c.delete().where(c.c.id == item_id))
             self._audit(conn, actor, "delete", "cycle_checklist", item_id)
 
+    def _goal_rows(self, conn: Connection, project_id: int) -> list[dict[str, Any]]:
+        g = sc.cycle_goal
+        return [
+            dict(r)
+            for r in conn.execute(sa.select(g).where(g.c.project_id == project_id)).mappings()
+        ]
+
     def set_checklist_item(self, actor: Actor, item_id: int, done: bool) -> None:
-        """Tick (or untick) a checklist item; who and when are recorded."""
+        """Tick (or untick) a checklist item; who and when are recorded.
+
+        «SMART mål er satt» can only be ticked when a goal of the project passes
+        :func:`kor.cycle.smart_check` (:class:`kor.cycle.NoSmartGoal` otherwise).
+        """
         c = sc.cycle_checklist
         with self.engine.begin() as conn:
             project_id = self._owner_of(conn, c, item_id)
             self._check_project(conn, actor, project_id, edit=True)
+            key = conn.execute(sa.select(c.c.item_key).where(c.c.id == item_id)).scalar()
+            if done and key == cycle.SMART_GOAL_ITEM:
+                cycle.require_smart_goal(self._goal_rows(conn, project_id))
             conn.execute(
                 c.update()
                 .where(c.c.id == item_id)
@@ -456,13 +470,17 @@ class CycleStoreMixin:
 
         Raises :class:`kor.cycle.PhaseNotDone` listing the open checklist items of the
         current phase, unless ``force`` is set with a ``decision`` (why the group moves
-        on anyway), which is recorded as a decision of the phase being left. After the
+        on anyway), which is recorded as a decision of the phase being left. The
+        planning phase is never left without a SMART goal, forced or not
+        (:class:`kor.cycle.NoSmartGoal`). After the
         last phase the project is closed (status ``closed``, phase unchanged).
         """
         with self.engine.begin() as conn:
             row = self._check_project(conn, actor, project_id, edit=True)
             if row.version != version:
                 raise ConflictError("error.conflict")
+            if row.phase == cycle.SMART_GOAL_PHASE:
+                cycle.require_smart_goal(self._goal_rows(conn, project_id))
             c = sc.cycle_checklist
             open_rows = conn.execute(
                 sa.select(c.c.item_key, c.c.text)

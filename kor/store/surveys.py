@@ -287,6 +287,15 @@ class SurveyStoreMixin:
                     raise ValidationError(
                         "surveys.answer.incomplete", count=len(missing), field=missing[0]
                     )
+                broken = form.constraint_problems(row.respondent, stored)
+                if broken:  # the form's constraint holds when finishing, not only on screen
+                    name, reason = next(iter(broken.items()))
+                    raise ValidationError(
+                        "surveys.answer.constraint",
+                        field=name,
+                        question=form.question(name).label(),
+                        reason=reason,
+                    )
             new_version = row.version + 1
             conn.execute(
                 bs.bsb_response.update()

@@ -151,9 +151,9 @@ def _browser_runs(
             page.locator(".kor-client-list select").select_option(label=option.inner_text())
             page.wait_for_selector(".kor-chart .widget-image", timeout=60_000)
             for i, v in enumerate((3.0, 4.0, 5.0, 6.0), start=1):
-                page.locator(f".kor-outcome-{i} .widget-readout").click()
+                page.locator(f".kor-value-outcome-{i} input").click()  # the typed-value box
                 page.keyboard.press("Control+A")
-                page.keyboard.type(str(v))
+                page.keyboard.type(str(v).replace(".", ","))
                 page.keyboard.press("Enter")
             page.wait_for_timeout(300)
             start = time.perf_counter()

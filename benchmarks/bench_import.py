@@ -20,12 +20,17 @@ Timed, median of ``--repeats`` runs, in one process:
 (c) ``import``: ``Store.import_sessions`` of (b)'s frame into an empty database that
     holds only the teams and users (SQLite file under the temporary folder, or
     ``--database``, emptied before each run); ``import_again``: the same frame a second
-    time (everything stored already, nothing added).
+    time (everything stored already, nothing added);
+(d) ``read_sessions_xlsx``: ``kor.io.read_sessions`` of the first ``--xlsx-rows`` rows
+    (default 50,000) written as XLSX, against the bare readers of the same file:
+    ``calamine`` (python-calamine, what kor.io uses) and ``openpyxl`` (read-only, values;
+    what kor.io used before and still uses for a workbook with formulas).
 
 Before reporting, the script checks that the import added one measurement per row and
-the second import added nothing. Writes ``benchmarks/results/import-<clients>[-postgresql].json``
-with the times and the ratios against (a). Goal (issue «engine speed»): (b) + (c) within
-10x the bare ``read_csv``.
+the second import added nothing. Writes
+``benchmarks/results/import-<clients>[-postgresql].json`` with the times and the ratios
+against (a) (the XLSX figures against ``calamine``). Goal (issue «engine speed»): (b) + (c)
+within 10x the bare ``read_csv``.
 """
 
 from __future__ import annotations
@@ -63,6 +68,22 @@ def _timed(work, *args, **kwargs) -> tuple[float, object]:  # noqa: ANN001, ANN0
     return time.perf_counter() - start, result
 
 
+def _calamine_rows(path: Path) -> int:
+    from python_calamine import CalamineWorkbook
+
+    return len(CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python())
+
+
+def _openpyxl_rows(path: Path) -> int:
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        return sum(1 for _ in book.worksheets[0].iter_rows(values_only=True))
+    finally:
+        book.close()
+
+
 def _empty_store(url: str, data: Dataset) -> Store:
     """A store holding only the data set's teams and users (what an import needs)."""
     store = Store.open(url)
@@ -87,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--database", help="import into this database instead of SQLite")
+    parser.add_argument("--xlsx-rows", type=int, default=50_000)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
 
@@ -104,7 +126,12 @@ def main(argv: list[str] | None = None) -> int:
             "read_sessions": [],
             "import": [],
             "import_again": [],
+            "read_sessions_xlsx": [],
+            "calamine": [],
+            "openpyxl": [],
         }
+        xlsx = Path(tmp) / "sessions.xlsx"
+        write_sessions(table.iloc[: args.xlsx_rows], xlsx)
         for _ in range(args.repeats):
             seconds, _frame = _timed(pd.read_csv, path, sep=";", dtype=str)
             runs["read_csv"].append(seconds)
@@ -128,12 +155,20 @@ def main(argv: list[str] | None = None) -> int:
                     raise SystemExit(f"MISMATCH: {stored} measurements stored, {rows} rows")
             finally:
                 store.close()
+            seconds, sheet = _timed(read_sessions, xlsx)
+            runs["read_sessions_xlsx"].append(seconds)
+            if len(sheet) != min(rows, args.xlsx_rows):
+                raise SystemExit(f"MISMATCH: {len(sheet)} rows read from the XLSX")
+            runs["calamine"].append(_timed(_calamine_rows, xlsx)[0])
+            runs["openpyxl"].append(_timed(_openpyxl_rows, xlsx)[0])
             print({k: round(v[-1], 3) for k, v in runs.items()}, flush=True)
 
     median = {k: statistics.median(v) for k, v in runs.items()}
     floor = median["read_csv"]
     ratios = {k: round(v / floor, 2) for k, v in median.items()}
     ratios["read_and_import"] = round((median["read_sessions"] + median["import"]) / floor, 2)
+    for name in ("read_sessions_xlsx", "calamine", "openpyxl"):  # XLSX: against calamine
+        ratios[name] = round(median[name] / median["calamine"], 2)
     dialect = "postgresql" if args.database and args.database.startswith("postgresql") else "sqlite"
     result = {
         "clients": args.clients,

@@ -30,6 +30,14 @@ _ALLIANCE = PALETTE[2]  # bluish green
 _FLAG = PALETTE[5]
 _OUTCOME_KINDS = ("not_on_track", "no_improvement", "deterioration", "missing_outcome")
 
+#: Sizes of the app's own figure. It is shown from about 360 px (phone, tablet in
+#: portrait) to 760 px wide; drawn 5.2 in wide at 110 dpi (572 px) with 14 pt text, every
+#: text is at least 12 px on screen at the narrowest, and readable at arm's length.
+WIDTH_IN = 5.2
+PLOT_IN = 4.6  # both panels with their axis labels and the title
+FONT_PT = 14.0
+_LEGEND_ROW_IN = 0.3  # one legend entry (one column, 14 pt)
+
 
 def _number(x: float) -> str:
     text = f"{x:.1f}"
@@ -69,8 +77,12 @@ def client_chart(
     if ax is None:
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(7.6, 6.6), dpi=100, layout="constrained")
+        # fixed margins (set in _legend), not constrained layout: that cost a second of
+        # text measuring on every redraw, and the figure's parts are known in advance
+        fig = Figure(figsize=(WIDTH_IN, PLOT_IN + 2.0), dpi=100)
         ax, alliance_ax = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.3, 1.0]})
+        for a in (ax, alliance_ax):
+            a.tick_params(labelsize=FONT_PT)
     s = sessions.sort_values("session_no", kind="stable")
     x = s["session_no"].to_numpy(dtype=float)
     outcome = s["outcome"].to_numpy(dtype=float)
@@ -153,24 +165,26 @@ def client_chart(
         markersize=8,
         linewidth=2.6,
         zorder=4,
-        label=om.code,
+        clip_on=False,  # a point at 0 or 40 is drawn whole, not cut by the frame
+        label=t("clinician.chart.observed", measure=om.code),
     )
     if keep.any():
         ax.annotate(
             _number(outcome[keep][-1]),
             (x[keep][-1], outcome[keep][-1]),
             textcoords="offset points",
-            xytext=(8, 8),
-            fontsize=11,
+            xytext=(6, 6),
+            fontsize=FONT_PT,
             fontweight="bold",
         )
     _ring_flagged(ax, flags, x, outcome, outcome_kinds=True)
     low, high = om.total_range
-    ax.set_ylim(low, high)
-    ax.set_ylabel(t("clinician.chart.outcome_axis", measure=om.code))
+    margin = 0.04 * (high - low)  # room for the markers of the lowest and highest points
+    ax.set_ylim(low - margin, high + margin)
+    ax.set_ylabel(t("clinician.chart.outcome_axis", measure=om.code), fontsize=FONT_PT)
     ax.grid(True, axis="y", alpha=0.3)
     if title:
-        ax.set_title(title, loc="left", fontsize=13)
+        ax.set_title(title, loc="left", fontsize=FONT_PT + 1)
     if not has_outcome:
         ax.text(
             0.5,
@@ -179,7 +193,7 @@ def client_chart(
             transform=ax.transAxes,
             ha="center",
             va="center",
-            fontsize=12,
+            fontsize=FONT_PT,
             color="#555555",
         )
 
@@ -195,7 +209,10 @@ def client_chart(
             linewidth=2.2,
             linestyle="-.",
             zorder=4,
-            label=am.code if am else t("clinician.chart.alliance"),
+            clip_on=False,
+            label=t("clinician.chart.observed_alliance", measure=am.code)
+            if am
+            else t("clinician.chart.alliance"),
         )
         threshold = am.alliance_threshold if am else None
         if threshold is not None:
@@ -209,9 +226,10 @@ def client_chart(
         _ring_flagged(alliance_ax, flags, x, alliance, outcome_kinds=False)
         floor = float(np.nanmin(alliance)) if keep_a.any() else 30.0
         alliance_ax.set_ylim(min(30.0, np.floor(floor) - 1.0), 40.5)
-        alliance_ax.set_ylabel(t("clinician.chart.alliance_axis"))
+        alliance_ax.set_ylabel(t("clinician.chart.alliance_axis"), fontsize=FONT_PT)
         alliance_ax.grid(True, axis="y", alpha=0.3)
-        alliance_ax.set_xlabel(t("clinician.chart.session_axis"))
+        alliance_ax.yaxis.set_major_locator(_integer_locator(4))
+        alliance_ax.set_xlabel(t("clinician.chart.session_axis"), fontsize=FONT_PT)
         if not keep_a.any():
             alliance_ax.text(
                 0.5,
@@ -220,7 +238,7 @@ def client_chart(
                 transform=alliance_ax.transAxes,
                 ha="center",
                 va="center",
-                fontsize=11,
+                fontsize=FONT_PT,
                 color="#555555",
             )
     else:
@@ -241,17 +259,38 @@ def _legend(ax: Any, alliance_ax: Any, *, below: bool) -> None:
                 handles.append(h)
                 labels.append(label)
     if below:
-        ax.figure.legend(
-            handles, labels, loc="outside lower center", ncols=3, fontsize=9, frameon=False
+        # one entry a row under the panels; the figure grows by the legend's height, so
+        # the panels keep their size and the text its 14 pt however many entries there are
+        fig = ax.figure
+        legend_in = 0.15 + _LEGEND_ROW_IN * len(labels)
+        height = PLOT_IN + legend_in
+        fig.set_size_inches(WIDTH_IN, height)
+        fig.subplots_adjust(
+            left=0.9 / WIDTH_IN,
+            right=1 - 0.35 / WIDTH_IN,
+            top=1 - 0.45 / height,
+            bottom=(legend_in + 0.6) / height,
+            hspace=0.12,
+        )
+        fig.legend(
+            handles,
+            labels,
+            loc="lower left",
+            bbox_to_anchor=(0.1 / WIDTH_IN, 0.05 / height),
+            ncols=1,
+            fontsize=FONT_PT,
+            frameon=False,
+            borderaxespad=0.0,
+            handlelength=2.2,
         )
     else:
         ax.legend(handles, labels, loc="upper left", fontsize=8, ncols=2)
 
 
-def _integer_locator() -> Any:
+def _integer_locator(nbins: int | str = "auto") -> Any:
     from matplotlib.ticker import MaxNLocator
 
-    return MaxNLocator(integer=True)
+    return MaxNLocator(nbins=nbins, integer=True)
 
 
 def _ring_flagged(

@@ -85,9 +85,31 @@ class ValidationError(KorError):
             where.append(t("error.where.column", language=language, column=self.column))
         if self.field is not None:  # as the user sees it, where the catalog names it
             label = f"field.{self.field}"
-            field = t(label, language=language) if label in catalog() else self.field
+            field = (
+                t(label, language=language)
+                if label in catalog()
+                else _item_field(self.field, language)
+            )
             where.append(t("error.where.field", language=language, field=field))
         return f"{text} ({', '.join(where)})" if where else text
+
+
+def _item_field(field: str, language: str | None) -> str:
+    """A measure item's field (``ORS.overall``) as the form shows it («ORS: Generelt»).
+
+    Anything else that the catalog does not name is returned unchanged.
+    """
+    from kor import measures
+    from kor.i18n import t
+
+    code, _, item = field.partition(".")
+    try:
+        measure = measures.get(code)
+    except KorError:
+        return field
+    if item not in measure.items:
+        return field
+    return t("field.item", language=language, measure=code, item=measure.item_label(item, language))
 
 
 class MissingColumnsError(ValidationError):

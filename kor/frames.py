@@ -274,9 +274,8 @@ def file_rows(ds: Dataset) -> pd.DataFrame:
             "total": m["total"],
         }
     )
-    return out.sort_values(
-        ["client_code", "episode_start", "session_no", "measure"]
-    ).reset_index(drop=True)
+    order = ["client_code", "episode_start", "session_no", "measure"]
+    return out.sort_values(order).reset_index(drop=True)
 
 
 def session_table(data: Dataset | Mapping[str, pd.DataFrame]) -> pd.DataFrame:

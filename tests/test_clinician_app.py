@@ -236,6 +236,7 @@ def test_register_a_client_and_end_the_episode(store, service):
     assert app.client_list.value == episode and app.episode == episode
     app.end_reason.value = "dropout"
     app.end_button.click()
+    _button(app.end_confirm, "kor-end-yes").click()
     assert "K10009" not in [r["client"] for r in app.rows.values()]
     eps = store.dataset(ingrid, client="K10009").episodes
     assert eps["end_reason"].tolist() == ["dropout"]
@@ -245,7 +246,7 @@ def test_an_invalid_client_code_is_refused(store, service):
     app = ClinicianApp(store, service["ingrid.berg"])
     app.new_code.value = "12039912345"  # looks like a national identity number
     app.register_button.click()
-    assert "fødselsnummer" in _status(app)
+    assert "fødselsnummer" in _texts(app.new_status)  # next to the form, not in the panel
 
 
 def test_admin_picks_a_clinician_first(store, service):
@@ -339,3 +340,143 @@ def test_app_start_does_not_import_statsmodels(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def _button(widget: w.Widget, css: str) -> w.Button:
+    """The button with class ``css`` inside ``widget``."""
+    if isinstance(widget, w.Button) and css in widget._dom_classes:
+        return widget
+    for child in getattr(widget, "children", ()):
+        found = _button(child, css)
+        if found is not None:
+            return found
+    return None
+
+
+def _ids(widget: w.Widget) -> set[str]:
+    """The model ids of every widget reachable from ``widget`` (what the page shows)."""
+    found = {widget.model_id}
+    for child in getattr(widget, "children", ()):
+        found |= _ids(child)
+    return found
+
+
+def test_ending_asks_first_and_cancel_keeps_the_episode(store, service):
+    ingrid = service["ingrid.berg"]
+    app = ClinicianApp(store, ingrid)
+    app.client_list.value = _episode(app, "K10001")
+    app.end_button.click()
+    assert "Avslutte forløpet for K10001" in _texts(app.end_confirm)
+    _button(app.end_confirm, "kor-end-cancel").click()
+    assert app.end_confirm.children == ()
+    assert store.dataset(ingrid, client="K10001").episodes["end_date"].isna().all()
+
+
+def test_an_ended_episode_can_be_undone_the_same_day(store, service):
+    ingrid = service["ingrid.berg"]
+    app = ClinicianApp(store, ingrid)
+    episode = _episode(app, "K10001")
+    app.client_list.value = episode
+    app.end_button.click()
+    _button(app.end_confirm, "kor-end-yes").click()
+    assert episode not in app.rows
+    _button(app.undo_box, "kor-undo-end").click()
+    assert app.episode == episode and episode in app.rows
+    assert "åpnet igjen" in _status(app)
+    eps = store.dataset(ingrid, client="K10001").episodes
+    assert eps["end_date"].isna().all() and eps["end_reason"].isna().all()
+
+
+def test_a_returning_client_gets_a_new_episode(store, service):
+    ingrid = service["ingrid.berg"]
+    app = ClinicianApp(store, ingrid)
+    old = _episode(app, "K10001")
+    app.client_list.value = old
+    app.end_button.click()
+    _button(app.end_confirm, "kor-end-yes").click()
+    app.new_code.value = "K10001"
+    app.register_button.click()
+    text = _texts(app.new_status)
+    assert "er tilbake" in text and "finnes allerede" not in text
+    new = _episode(app, "K10001")
+    assert new != old and app.episode == new
+    eps = store.dataset(ingrid, client="K10001").episodes.sort_values("episode_id")
+    assert eps["end_date"].notna().tolist() == [True, False]
+
+
+def test_registering_a_client_with_an_open_episode_selects_it(store, service):
+    app = ClinicianApp(store, service["ingrid.berg"])
+    app.new_code.value = "K10002"
+    app.register_button.click()
+    assert app.episode == _episode(app, "K10002")
+    assert "allerede et åpent forløp" in _texts(app.new_status)
+    assert len(store.dataset(SYSTEM, client="K10002").episodes) == 1
+
+
+def test_list_rows_name_the_level_in_words_and_the_last_session_date(store, service):
+    ingrid = service["ingrid.berg"]
+    app = ClinicianApp(store, ingrid)
+    app.client_list.value = _episode(app, "K10001")
+    _ors(app)
+    for slider in app.forms["alliance"].sliders:
+        slider.value = 8.0
+    app.save_button.click()
+    label = app.client_list.options[0][0]
+    level = app.rows[app.episode]["flag_level"]
+    word = {"alert": "Alvorlig varsel", "warning": "Varsel"}[level]
+    assert label.startswith(("‼ " if level == "alert" else "! ") + word + " · K10001")
+    assert f"sist {TODAY:%d.%m.%Y}" in label
+    labels = {episode: label for label, episode in app.client_list.options}
+    assert "ingen økter ennå" in labels[_episode(app, "K10002")]
+    assert "option:nth-child(n+1):nth-child(-n+1)" in app.list_style.value
+
+
+def test_hand_over_shows_only_the_clients_form_and_returns_only_when_confirmed(store, service):
+    ingrid = service["ingrid.berg"]
+    app = ClinicianApp(store, ingrid)
+    episode = _episode(app, "K10001")
+    app.client_list.value = episode
+    hand = app.handover
+    _button(app.entry, "kor-handover-outcome").click()
+    assert hand.active
+    shown = _ids(app.widget)
+    for hidden in (app.client_list, app.search, app.left, app.entry, app.new_box):
+        assert hidden.model_id not in shown  # not on the page at all
+    assert app.client_list.options == ()  # and the options left the browser too
+    assert "K10002" not in _texts(app.widget)
+    for slider, v in zip(hand.form.sliders, (6.0, 6.5, 7.0, 6.5), strict=True):
+        slider.value = v
+    hand.save_button.click()
+    path = _texts(hand.path)
+    assert "Slik har du hatt det" in path and "første gang" in path.lower()
+    assert "persentil" not in path.lower()
+    assert any("kor-download" in _texts(c) for c in hand.path.children)
+    hand.back_button.click()
+    assert hand.active  # one tap is not enough
+    _button(hand.confirm_box, "kor-handover-cancel").click()
+    assert hand.active and hand.confirm_box.children == ()
+    hand.back_button.click()
+    _button(hand.confirm_box, "kor-handover-confirm").click()
+    assert not hand.active and app.left.model_id in _ids(app.widget)
+    assert "K10002" in [label.split(" · ")[0].strip(" !‼") for label, _ in app.client_list.options]
+    assert "Klienten har lagt inn ORS 26,0" in _status(app)
+    m = _measurements(store, ingrid, "K10001")
+    assert m["total"].tolist() == [26.0]
+
+
+def test_hand_over_of_the_srs_adds_it_to_todays_session(store, service):
+    ingrid = service["ingrid.berg"]
+    app = ClinicianApp(store, ingrid)
+    app.client_list.value = _episode(app, "K10001")
+    _ors(app)
+    app.save_button.click()
+    _button(app.entry, "kor-handover-outcome").click()  # the ORS is in: refused
+    assert not app.handover.active and "allerede registrert i dag" in _status(app)
+    _button(app.entry, "kor-handover-alliance").click()
+    hand = app.handover
+    for slider in hand.form.sliders:
+        slider.value = 9.5
+    hand.save_button.click()
+    m = _measurements(store, ingrid, "K10001")
+    assert sorted(m["measure"].tolist()) == ["ORS", "SRS"]
+    assert m["session_id"].nunique() == 1

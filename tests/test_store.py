@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -300,3 +300,51 @@ def test_the_lean_session_table_read_equals_the_pure_join_of_the_loaded_data(
     assert got["alliance_min_item"].notna().sum() > 100
     pd.testing.assert_frame_equal(got, expected, check_dtype=False)
     pd.testing.assert_frame_equal(got, session_table(store.dataset(SYSTEM)))
+
+
+def test_a_client_with_an_open_episode_gets_no_second_one(store, small_service):
+    ingrid = small_service["ingrid.berg"]
+    _episode(store, ingrid)
+    with pytest.raises(ValidationError) as err:
+        store.open_episode(ingrid, "K00001", start=START)
+    assert err.value.key == "error.episode_open"
+
+
+def test_ending_an_episode_is_undone_the_same_day_and_audited(store, small_service):
+    ingrid = small_service["ingrid.berg"]
+    ep = _episode(store, ingrid)
+    store.end_episode(ingrid, ep, end=START + timedelta(days=10), reason="dropout")
+    store.reopen_episode(ingrid, ep)
+    row = store.dataset(ingrid, client="K00001").episodes.iloc[0]
+    assert pd.isna(row["end_date"]) and row["end_reason"] is None
+    store.record_session(ingrid, ep, session_date=date.today(), measurements={"ORS": ORS_OK})
+    log = store.audit_log(SYSTEM)
+    reopen = log.loc[(log.action == "reopen") & (log.entity_id == ep)].iloc[0]
+    assert reopen.username == "ingrid.berg" and json.loads(reopen.detail)["reason"] == "dropout"
+    with pytest.raises(ValidationError) as err:
+        store.reopen_episode(ingrid, ep)  # open: nothing to undo
+    assert err.value.key == "error.episode_not_ended"
+
+
+def test_an_ending_from_an_earlier_day_cannot_be_undone(store, small_service, monkeypatch):
+    ingrid = small_service["ingrid.berg"]
+    ep = _episode(store, ingrid)
+    store.end_episode(ingrid, ep, end=START + timedelta(days=10), reason="completed")
+    tomorrow = datetime.combine(date.today() + timedelta(days=1), time(8, 0))
+    monkeypatch.setattr("kor.store._now", lambda: tomorrow)  # the audit row is append-only
+    with pytest.raises(ValidationError) as err:
+        store.reopen_episode(ingrid, ep)
+    assert err.value.key == "error.reopen_too_late"
+    ola = small_service["ola.nilsen"]
+    with pytest.raises(AccessDenied):  # another clinician's episode
+        store.reopen_episode(ola, ep)
+
+
+def test_an_episode_is_not_reopened_beside_a_newer_open_one(store, small_service):
+    ingrid = small_service["ingrid.berg"]
+    ep = _episode(store, ingrid)
+    store.end_episode(ingrid, ep, end=START + timedelta(days=10), reason="completed")
+    store.open_episode(ingrid, "K00001", start=START + timedelta(days=20))
+    with pytest.raises(ValidationError) as err:
+        store.reopen_episode(ingrid, ep)
+    assert err.value.key == "error.episode_open"

@@ -17,7 +17,14 @@ from kor.i18n import t
 from kor.indicators import data_coverage, service_indicators
 from kor.plotting import trend_chart
 from kor.store import Store, open_store
-from widgets.common import acting_user, chart_box, guarded, language_switch, message
+from widgets.common import (
+    acting_user,
+    chart_box,
+    guarded,
+    language_switch,
+    message,
+    page_style,
+)
 
 __all__ = ["overview_app"]
 
@@ -74,6 +81,7 @@ def overview_app(store: Store | None = None, actor: Actor | None = None) -> w.Wi
             chart_box(complete_ax, "ors-fullstendighet"),
         ]
 
-    root.children = [language_switch(render), body]
+    root.add_class("kor-app")
+    root.children = [page_style(), language_switch(render), body]
     render()
     return root

@@ -21,6 +21,7 @@ from datetime import date
 from typing import Any
 
 import ipywidgets as w
+import pandas as pd
 
 from kor import caseload as cl
 from kor import measures
@@ -28,10 +29,19 @@ from kor.access import Actor
 from kor.client_chart import client_chart
 from kor.errors import ValidationError
 from kor.flags import explain, rule_name
-from kor.i18n import get_language, t
+from kor.i18n import catalog, get_language, t
 from kor.model_registry import load_expected_model
+from kor.own_path import own_path
 from kor.store import Store, open_store
-from widgets.common import LARGE, acting_user, chart_box, guarded, language_switch, message
+from widgets.common import (
+    LARGE,
+    acting_user,
+    chart_box,
+    guarded,
+    language_switch,
+    message,
+    page_style,
+)
 
 __all__ = ["ClinicianApp", "clinician_app"]
 
@@ -57,11 +67,24 @@ _CSS = """<style>
   font-weight:bold;margin-right:6px}
 .kor-clinician .kor-flag{border-left:6px solid;padding:6px 10px;margin:6px 0;background:#fafafa}
 .kor-clinician .widget-button{font-size:1.05em}
+.kor-clinician .kor-room-row > .widget-button{margin:0 8px 8px 0}
+.kor-clinician .kor-form{box-sizing:border-box;max-width:100%}
+.kor-clinician .kor-item-row{margin:4px 0 8px 0}
+.kor-clinician .kor-slider .slider-container{margin:0 18px!important}
+.kor-clinician .kor-anchors{display:flex;justify-content:space-between;gap:12px;
+  font-size:0.95em;color:#333}
+.kor-clinician .kor-value input{font-size:1.3em;font-weight:bold;text-align:center}
+.kor-clinician .kor-untouched + .kor-anchors, .kor-clinician .kor-value input::placeholder
+  {color:#777}
+.kor-clinician .kor-status .kor-message{font-size:1.15em!important;background:#fff}
+.kor-clinician .kor-value-error .kor-message{padding:4px 8px;border-left:4px solid #a11d1d;
+  color:#a11d1d;font-weight:600}
+.kor-clinician .kor-chart .widget-image{width:100%;max-width:760px;height:auto}
 </style>"""
 
 
-def _num(x: float) -> str:
-    text = f"{x:.1f}"
+def _num(x: float, decimals: int = 1) -> str:
+    text = f"{x:.{decimals}f}"
     return text.replace(".", ",") if get_language() == "nb" else text
 
 
@@ -74,8 +97,13 @@ def _missing(x: Any) -> bool:
 
 
 class _Form:
-    """Large sliders for one measure kind, one per item of the measure (up to
-    :data:`kor.measures.MAX_ITEMS`), with 'not yet set' kept apart from 0.0."""
+    """One measure kind's form: per item a full-width 0–10 line with its end anchors
+    and a box for the value typed («4,5»), with 'not yet set' kept apart from 0.0.
+
+    The line is the instrument (a mark on a 10 cm line), so it gets the whole width of
+    the form; the typed value is checked and refused with a message beside it, never
+    silently clamped (a slider's own readout would turn «12» into 10.0).
+    """
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -87,27 +115,47 @@ class _Form:
                 max=10.0,
                 step=0.1,
                 value=0.0,
-                readout=True,
-                readout_format=".1f",
+                readout=False,
                 continuous_update=False,
-                layout=w.Layout(width="100%", height="52px"),
+                layout=w.Layout(width="100%", height="52px", margin="0"),
             )
             for _ in range(measures.MAX_ITEMS)
         ]
-        self.labels = [w.HTML() for _ in self.pool]
+        self.labels = [w.HTML(layout=w.Layout(flex="1 1 auto")) for _ in self.pool]
+        self.boxes = [
+            w.Text(continuous_update=False, layout=w.Layout(width="5.5em", **_h(44)))
+            for _ in self.pool
+        ]
+        self.anchors = [w.HTML(layout=w.Layout(width="auto")) for _ in self.pool]
+        self.errors = [w.HTML() for _ in self.pool]
         self.touched = [False] * len(self.pool)
         self.baseline: list[float] | None = None  # the stored values, when correcting
-        self.clear_button = w.Button(layout=w.Layout(width="auto", min_height="40px"))
+        self.clear_button = w.Button(layout=w.Layout(width="auto", min_height="44px"))
         self.clear_button.add_class(f"kor-clear-{kind}")
         self._loading = False
+        self._typing = False
         rows = []
-        for i, (label, slider) in enumerate(zip(self.labels, self.pool, strict=True)):
+        for i, slider in enumerate(self.pool):
             slider.add_class("kor-slider")
             slider.add_class(f"kor-{kind}-{i + 1}")
             slider.observe(self._touch(i), names="value")
-            rows.append(w.VBox([label, slider]))
+            box = self.boxes[i]
+            box.add_class("kor-value")
+            box.add_class(f"kor-value-{kind}-{i + 1}")
+            box.observe(self._typed(i), names="value")
+            self.errors[i].add_class("kor-value-error")
+            head = w.HBox(
+                [self.labels[i], box],
+                layout=w.Layout(width="100%", align_items="center", flex_flow="row nowrap"),
+            )
+            head.add_class("kor-item-head")
+            row = w.VBox(
+                [head, self.errors[i], slider, self.anchors[i]], layout=w.Layout(width="100%")
+            )
+            row.add_class("kor-item-row")
+            rows.append(row)
         self.rows = rows
-        self.box = w.VBox([self.title, *rows, self.clear_button])
+        self.box = w.VBox([self.title, *rows, self.clear_button], layout=w.Layout(width="100%"))
         self.box.add_class("kor-form")
         self.box.add_class(f"kor-form-{kind}")
         self.clear_button.on_click(lambda _b: self.clear())
@@ -117,9 +165,69 @@ class _Form:
         def handler(_change: dict[str, Any]) -> None:
             if not self._loading:
                 self.touched[i] = True
+                self.errors[i].value = ""
                 self._style(i)
 
         return handler
+
+    def _typed(self, i: int):  # noqa: ANN202
+        def handler(change: dict[str, Any]) -> None:
+            if self._loading or self._typing:
+                return
+            self.enter(i, change["new"])
+
+        return handler
+
+    def enter(self, i: int, text: str) -> bool:
+        """Take a typed value for item ``i``: «4,5» and «4.5» mean 4.5; anything not a
+        number, out of range or too precise is refused with a message beside the box
+        and the slider keeps its value. Returns True when the value was taken."""
+        text = (text or "").strip()
+        if not text:
+            self._readout(i)
+            return False
+        assert self.measure is not None  # set_measure first (internal order)
+        low, high = self.measure.item_range
+        decimals = self.measure.decimals
+        problem = None
+        try:
+            value = float(text.replace(",", ".").replace(" ", ""))
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ValueError(text)
+        except ValueError:
+            problem = t("clinician.value.not_a_number", text=text)
+        else:
+            if not low <= value <= high:
+                problem = t(
+                    "clinician.value.out_of_range",
+                    value=_num(value),
+                    low=_num(low),
+                    high=_num(high),
+                )
+            elif round(value, decimals) != value:
+                problem = t("clinician.value.too_many_decimals", decimals=decimals)
+        if problem is not None:
+            text = html.escape(problem)
+            self.errors[i].value = f'<div class="kor-message kor-error" role="alert">{text}</div>'
+            return False
+        self.errors[i].value = ""
+        slider = self.pool[i]
+        if slider.value == value:  # no change event: count it as touched here
+            self.touched[i] = True
+            self._style(i)
+        else:
+            slider.value = value
+        return True
+
+    def _readout(self, i: int) -> None:
+        """The value box shows the slider's value with a decimal comma (empty when not set)."""
+        decimals = self.measure.decimals if self.measure else 1
+        text = _num(self.pool[i].value, decimals) if self.touched[i] else ""
+        self._typing = True
+        try:
+            self.boxes[i].value = text
+        finally:
+            self._typing = False
 
     def _style(self, i: int) -> None:
         slider = self.pool[i]
@@ -127,14 +235,23 @@ class _Form:
             slider.remove_class("kor-untouched")
         else:
             slider.add_class("kor-untouched")
+        self._readout(i)
         self._label(i)
 
     def _label(self, i: int) -> None:
         if self.measure is None or i >= len(self.measure.items):
             return
-        name = html.escape(self.measure.item_label(self.measure.items[i]))
+        item = self.measure.items[i]
+        name = html.escape(self.measure.item_label(item))
         state = "" if self.touched[i] else f" <i>({html.escape(t('clinician.not_set'))})</i>"
         self.labels[i].value = f'<div class="kor-item">{name}{state}</div>'
+        self.boxes[i].placeholder = t("clinician.value.placeholder")
+        self.boxes[i].tooltip = t("clinician.value.label", item=self.measure.item_label(item))
+        self.pool[i].tooltip = self.measure.item_label(item)  # the slider handle's name
+        low, high = (html.escape(a) for a in _anchors(self.measure, item))
+        lo, hi = (_num(v, self.measure.decimals) for v in self.measure.item_range)
+        ends = f"<span>{lo} · {low}</span><span>{high} · {hi}</span>"
+        self.anchors[i].value = f'<div class="kor-anchors">{ends}</div>'
 
     def set_measure(self, measure: measures.Measure, heading: str) -> None:
         """Show ``measure``'s item labels (a child gets the child form's labels)."""
@@ -147,7 +264,6 @@ class _Form:
                 with slider.hold_trait_notifications():
                     slider.min, slider.max = low, high
                     slider.step = 10.0**-measure.decimals
-                    slider.readout_format = f".{measure.decimals}f"
         finally:
             self._loading = False
         for i, row in enumerate(self.rows):
@@ -162,6 +278,7 @@ class _Form:
             for i, slider in enumerate(self.pool):
                 slider.value = float(values[i]) if i < len(values) else 0.0
                 self.touched[i] = bool(touched[i]) if i < len(touched) else False
+                self.errors[i].value = ""
                 self._style(i)
         finally:
             self._loading = False
@@ -222,6 +339,25 @@ class _Form:
         }
 
 
+def _anchors(measure: measures.Measure, item: str) -> tuple[str, str]:
+    """The line's end anchors: the licensed wording when the service configured it
+    (``measure.<CODE>.anchor[.<item>].low``), else the short default of the kind."""
+    keys = catalog()
+    out = []
+    for end in ("low", "high"):
+        for key in (
+            f"measure.{measure.code}.anchor.{item}.{end}",
+            f"measure.{measure.code}.anchor.{end}",
+            f"measure.anchor.{measure.kind}.{end}",
+        ):
+            if key in keys:
+                out.append(t(key))
+                break
+        else:
+            out.append("")
+    return out[0], out[1]
+
+
 class ClinicianApp:
     """The app's state and widgets; :attr:`widget` is what the notebook displays.
 
@@ -242,11 +378,12 @@ class ClinicianApp:
         self.view: cl.EpisodeView | None = None
         self.drafts: dict[int, dict[str, Any]] = {}
         self.clinician_teams: dict[str, str | None] = {}
-        self.last_save_seconds: float | None = None
+        self.last_save_seconds: float | None = None  # the store's write, in seconds
+        self.last_confirm_seconds: float | None = None  # write until confirmation shown
         self._busy = False
 
         self.title = w.HTML()
-        self.status = w.VBox(layout=w.Layout(min_height="44px"))
+        self.status = w.VBox(layout=w.Layout(min_height="48px"))
         self.status.add_class("kor-status")
         self.clinician_picker: w.Dropdown | None = None
         if actor.role != "clinician":
@@ -263,8 +400,24 @@ class ClinicianApp:
         self.new_start = w.DatePicker(value=date.today(), layout=w.Layout(width="100%"))
         self.register_button = w.Button(layout=w.Layout(width="100%", **_h(48)))
         self.register_button.add_class("kor-register")
+        self.new_status = w.VBox()  # the registration's errors show where its form is
+        self.new_status.add_class("kor-register-status")
+        self.new_labels = [w.HTML() for _ in range(3)]
         self.new_box = w.Accordion(
-            children=[w.VBox([self.new_code, self.new_age, self.new_start, self.register_button])]
+            children=[
+                w.VBox(
+                    [
+                        self.new_labels[0],
+                        self.new_code,
+                        self.new_labels[1],
+                        self.new_age,
+                        self.new_labels[2],
+                        self.new_start,
+                        self.register_button,
+                        self.new_status,
+                    ]
+                )
+            ]
         )
         self.new_box.selected_index = None
 
@@ -278,50 +431,72 @@ class ClinicianApp:
         self.save_button.add_class("kor-save")
         self.caption = w.HTML()
         self.caption.add_class("kor-chart-caption")
-        self.chart = w.VBox(layout=w.Layout(width="64%"))
+        self.chart = w.VBox(layout=w.Layout(width="100%"))
         self.chart.add_class("kor-chart")
-        self.flag_box = w.VBox(layout=w.Layout(width="36%", padding="0 0 0 12px"))
+        self.flag_box = w.VBox(layout=w.Layout(width="100%"))
         self.flag_box.add_class("kor-flags")
         self.end_reason = w.Dropdown(options=[], layout=w.Layout(width="auto", **_h(44)))
         self.end_date = w.DatePicker(value=date.today(), layout=w.Layout(width="auto"))
         self.end_button = w.Button(button_style="warning", layout=w.Layout(width="auto", **_h(44)))
         self.end_button.add_class("kor-end-episode")
+        self.end_confirm = w.VBox()  # «end the episode of …?» with yes / cancel
+        self.end_confirm.add_class("kor-end-confirm")
         self.end_box = w.Accordion(
-            children=[w.HBox([self.end_reason, self.end_date, self.end_button])]
+            children=[
+                w.VBox(
+                    [
+                        w.HBox(
+                            [self.end_reason, self.end_date, self.end_button],
+                            layout=w.Layout(flex_flow="row wrap"),
+                        ),
+                        self.end_confirm,
+                    ]
+                )
+            ]
         )
         self.end_box.selected_index = None
 
+        self.handover = _HandOver(self)
         self.entry = w.VBox(
             [
                 self.header,
+                self.handover.bar,
                 w.HBox([self.session_picker], layout=w.Layout(width="100%")),
                 w.HBox([self.session_date, self.session_format]),
-                w.HBox(
+                # one form above the other: each 0-10 line gets the whole width
+                w.VBox(
                     [self.forms["outcome"].box, self.forms["alliance"].box],
-                    layout=w.Layout(width="100%", justify_content="space-between"),
+                    layout=w.Layout(width="100%"),
                 ),
-                self.save_button,
+                # the confirmation and errors right above «Lagre», where the finger is; the
+                # space is kept so the button does not move under the finger
                 self.status,
+                self.save_button,
+                self.flag_box,
                 self.caption,
-                w.HBox([self.chart, self.flag_box], layout=w.Layout(width="100%")),
+                self.chart,
                 self.end_box,
             ],
             layout=w.Layout(width="100%"),
         )
-        for form in self.forms.values():
-            form.box.layout.width = "49%"
         self.entry.layout.display = "none"
         self.placeholder = w.HTML()
+        self.undo_box = w.VBox()  # «undo ending» after an episode was ended
+        self.undo_box.add_class("kor-undo-box")
+        self.list_style = w.HTML(layout=w.Layout(display="none"))  # the rows' level colours
 
         picker = [self.clinician_picker] if self.clinician_picker is not None else []
         self.left = w.VBox(
-            [*picker, self.search, self.list_info, self.client_list, self.new_box],
+            [*picker, self.search, self.list_info, self.list_style, self.client_list, self.new_box],
             layout=w.Layout(width="390px", min_width="300px", padding="0 12px 0 0"),
         )
-        self.right = w.VBox([self.placeholder, self.entry], layout=w.Layout(flex="1"))
+        self.right = w.VBox(
+            [self.placeholder, self.undo_box, self.entry], layout=w.Layout(flex="1")
+        )
         self.language = language_switch(self._retranslate)
         self.widget = w.VBox(
             [
+                page_style(),
                 w.HTML(_CSS),
                 w.HBox(
                     [self.title, self.language], layout=w.Layout(justify_content="space-between")
@@ -331,11 +506,14 @@ class ClinicianApp:
             layout=w.Layout(width="100%", max_width="1400px", padding="8px"),
         )
         self.widget.add_class("kor-clinician")
+        self.widget.add_class("kor-app")
 
         run = guarded(self._show)
         self.save = run(self._save)
-        self.register = run(self._register)
+        self.register = guarded(self._show_register)(self._register)
         self.end_episode = run(self._end_episode)
+        self.ask_end_episode = run(self._ask_end_episode)
+        self.undo_end = run(self._undo_end)
         self.select_clinician = run(self._select_clinician)
         self.select_episode = run(self._select_episode)
         self.choose_session = run(self._choose_session)
@@ -343,7 +521,7 @@ class ClinicianApp:
         self.filter_list = run(self._render_list)
         self.save_button.on_click(lambda _b: self.save())
         self.register_button.on_click(lambda _b: self.register())
-        self.end_button.on_click(lambda _b: self.end_episode())
+        self.end_button.on_click(lambda _b: self.ask_end_episode())
         self.search.observe(lambda _c: self.filter_list(), names="value")
         self.client_list.observe(self._on_list, names="value")
         self.session_picker.observe(self._on_session_picker, names="value")
@@ -361,6 +539,9 @@ class ClinicianApp:
 
     def _say(self, text: str, kind: str = "info") -> None:
         self._show(message(text, kind))
+
+    def _show_register(self, widget: w.Widget) -> None:
+        self.new_status.children = [widget]
 
     def _clinician(self) -> str | None:
         """Whose caseload is open: the actor (clinician) or the picked clinician."""
@@ -395,8 +576,30 @@ class ClinicianApp:
         self.placeholder.value = (
             f"<p style='font-size:1.1em;color:#444'>{html.escape(t('clinician.choose'))}</p>"
         )
+        self._room_texts()
+
+    def _room_texts(self) -> None:
+        """Names of the list and registration controls (visible labels, and the tooltip
+        that the page template gives the control as its accessible name)."""
+        self.client_list.tooltip = t("room.label.clients")
+        self.search.tooltip = t("room.label.search")
+        names = ("room.label.new_code", "room.label.new_age", "room.label.new_start")
+        for label, widget, key in zip(
+            self.new_labels, (self.new_code, self.new_age, self.new_start), names, strict=True
+        ):
+            label.value = f"<label class='kor-field-label'>{html.escape(t(key))}</label>"
+            widget.tooltip = t(key)
+        self.end_reason.tooltip = t("room.label.end_reason")
+        self.end_date.tooltip = t("room.label.end_date")
+        self.handover.texts()
+        if self.end_confirm.children:
+            self._ask_end_episode()
 
     def _retranslate(self) -> None:
+        if self.handover.active:  # the client's view: nothing of the caseload comes back
+            self.handover.texts()
+            self.handover.retranslate()
+            return
         self._apply_texts()
         self._render_list()
         if self.view is not None:
@@ -458,6 +661,7 @@ class ClinicianApp:
             self.client_list.value = keep if keep in {v for _, v in options} else None
         finally:
             self._busy = False
+        self.list_style.value = _row_colours([r["flag_level"] for r in records])
         warned = int(self.frame["flag_level"].isin(["alert", "warning"]).sum())
         self.list_info.value = (
             "<p>"
@@ -473,19 +677,23 @@ class ClinicianApp:
         )
 
     def _option_label(self, r: dict[str, Any]) -> str:
-        sign = _LEVEL_SIGNS.get(r["flag_level"] or "", " ")
+        """One row: the level as sign and word first (colour is never the only cue), the
+        code, age group, sessions, latest outcome and the last session's date."""
+        level = r["flag_level"] or ""
+        sign = _LEVEL_SIGNS.get(level, " ")
         latest = r["latest_outcome"]
         ors = "–" if _missing(latest) else _num(latest)
-        parts = [
-            f"{sign} {r['client']}",
+        last = r.get("last_session_date")
+        parts = [f"{sign} {t('flag.level.' + level)}"] if level else []
+        parts += [
+            r["client"] if level else f"{sign} {r['client']}",
             t(f"age_group.{r['age_group']}"),
             t("clinician.one_session")
             if r["sessions"] == 1
             else t("clinician.n_sessions", n=int(r["sessions"])),
             f"{r['outcome_measure'] or 'ORS'} {ors}",
+            t("room.list.no_session") if _missing(last) else t("room.list.last", date=_day(last)),
         ]
-        if r["flag_level"]:
-            parts.append(t(f"flag.level.{r['flag_level']}"))
         return " · ".join(parts)
 
     def _on_clinician(self, _change: dict[str, Any]) -> None:
@@ -530,22 +738,24 @@ class ClinicianApp:
         else:
             self.status.children = []
         self.placeholder.layout.display = "none"
+        self.undo_box.children = []
+        self.handover.texts()  # the hand-over buttons name this client's measures
         self.entry.layout.display = None
 
-    def _reload(self) -> None:
-        """Read the episode afresh and update its row in the list."""
+    def _reload(self, *, chart: bool = True) -> None:
+        """Read the episode afresh and update its row in the list (and the chart, unless
+        the caller draws it last: :meth:`_save` shows the confirmation first)."""
         assert self.episode is not None
         if self.model is None:
             self.model = load_expected_model(self.store, self.actor)
         data = self.store.dataset(self.actor, episode=self.episode)
         self.view = cl.episode_view(data, self.model, self.episode)
-        if self.frame is not None:
-            fresh = cl.caseload(
-                self.view.sessions, self.view.flags, episodes=cl.episode_table(data)
-            )
+        if self.frame is not None:  # the view's list row is the episode's fresh caseload row
+            row = [self.view.row] if self.view.row is not None else []
+            fresh = pd.DataFrame(row, columns=self.frame.columns)
             self.frame = cl.replace_episodes(self.frame, fresh, [self.episode])
         self._render_list()
-        self._render_panel()
+        self._render_panel(chart=chart)
 
     def _session_options(self) -> list[tuple[str, int]]:
         assert self.view is not None
@@ -663,7 +873,8 @@ class ClinicianApp:
             d = draft[kind]
             form.set(d["values"], d["touched"], d["baseline"])
 
-    def _render_panel(self) -> None:
+    def _render_panel(self, *, chart: bool = True) -> None:
+        """The episode's header and warnings, then (unless told not to) its chart."""
         view = self.view
         if view is None or view.row is None:
             return
@@ -682,11 +893,34 @@ class ClinicianApp:
             f"{html.escape(t('age_group.' + row['age_group']))}</h3>"
             f"<p style='margin:2px 0'>{html.escape(info)}</p>"
         )
+        self._render_flags()
+        if chart:
+            self._render_chart()
+
+    def _render_chart(self) -> None:
+        """The chart and its caption (the caption counts the sessions drawn)."""
+        view = self.view
+        if view is None or view.row is None:
+            return
+        row = view.row
         outcome = self._measure("outcome")
         alliance = self._measure("alliance")
         last = row["latest_outcome"]
         last_text = "–" if _missing(last) else _num(last)
         last_date = row["last_session_date"]
+        ax = client_chart(
+            view.sessions,
+            view.path,
+            view.flags,
+            outcome_measure=outcome.code,
+            alliance_measure=alliance.code,
+            age_group=row["age_group"],
+            title=t("clinician.chart.title", client=row["client"], measure=outcome.code),
+        )
+        # the PDF is drawn only when asked for: it cost as much as the PNG on every tap
+        box = chart_box(ax, f"kor-{row['client']}", pdf="on_demand")
+        self.chart.children = [box]
+        # after the image: a caption counting the new session means the chart shows it
         self.caption.value = (
             f'<p data-sessions="{int(row["sessions"])}">'
             + html.escape(
@@ -701,18 +935,6 @@ class ClinicianApp:
             )
             + "</p>"
         )
-        ax = client_chart(
-            view.sessions,
-            view.path,
-            view.flags,
-            outcome_measure=outcome.code,
-            alliance_measure=alliance.code,
-            age_group=row["age_group"],
-            title=t("clinician.chart.title", client=row["client"], measure=outcome.code),
-        )
-        box = chart_box(ax, f"kor-{row['client']}")
-        self.chart.children = [box]
-        self._render_flags()
 
     def _render_flags(self) -> None:
         assert self.view is not None
@@ -729,7 +951,28 @@ class ClinicianApp:
                 f"<b>{html.escape(rule_name(f['rule']))}</b>"
                 f"<p style='margin:4px 0'>{html.escape(explain(f['rule']))}</p></div>"
             )
+        parts.append(self._supervision_line())
         self.flag_box.children = [w.HTML("".join(parts))]
+
+    def _supervision_line(self) -> str:
+        """The latest «drøftet i veiledning» mark of this client's episode, read-only."""
+        from kor.report import date_text
+        from kor.store.supervision import READ_ROLES
+
+        if self.episode is None or self.actor.role not in READ_ROLES:
+            return ""
+        marks = self.store.supervision_marks(self.actor, [self.episode])
+        if marks.empty:
+            return ""
+        latest = marks.iloc[0]
+        when = date_text(latest["marked_at"])
+        note = latest["note"] if isinstance(latest["note"], str) else ""
+        line = (
+            t("supervision.clinician_line", date=when, note=note)
+            if note
+            else t("supervision.clinician_line_no_note", date=when)
+        )
+        return f'<p class="kor-supervision-line">✓ {html.escape(line)}</p>'
 
     # ---------------------------------------------------------------- writes
     def _save(self) -> None:
@@ -771,12 +1014,9 @@ class ClinicianApp:
         self.last_save_seconds = time.perf_counter() - started
         self.drafts.pop(self.episode, None)
         what, now = ", ".join(done), time.strftime("%H:%M:%S")
-        if new:
-            self._say(t("clinician.saved_new", what=what, time=now), "success")
-        else:
-            self._say(t("clinician.saved", what=what, time=now), "success")
-        confirmation = self.status.children
-        self._reload()
+        # the confirmation, the session picker, the form and the warnings change together
+        # (one read of the episode, no drawing); the chart follows
+        self._reload(chart=False)
         self._busy = True
         try:
             self.session_picker.options = self._session_options()
@@ -784,7 +1024,12 @@ class ClinicianApp:
         finally:
             self._busy = False
         self._choose_session()
-        self.status.children = confirmation
+        if new:
+            self._say(t("clinician.saved_new", what=what, time=now), "success")
+        else:
+            self._say(t("clinician.saved", what=what, time=now), "success")
+        self.last_confirm_seconds = time.perf_counter() - started
+        self._render_chart()
 
     def _register(self) -> None:
         code = (self.new_code.value or "").strip()
@@ -797,22 +1042,69 @@ class ClinicianApp:
         if not team:
             raise ValidationError("error.unknown_team", field="team")
         start = self.new_start.value or date.today()
-        self.store.add_client(self.actor, code, team=team, age_group=self.new_age.value)
-        episode = self.store.open_episode(self.actor, code, start=start, clinician=clinician)
+        self.new_status.children = []
+        returning = False
+        try:
+            self.store.add_client(self.actor, code, team=team, age_group=self.new_age.value)
+        except ValidationError as exc:
+            if exc.key != "error.client_exists":
+                raise
+            returning = True  # known code, no open episode: a new episode (checked below)
+        try:
+            episode = self.store.open_episode(self.actor, code, start=start, clinician=clinician)
+        except ValidationError as exc:
+            shown = [e for e, r in self.rows.items() if r["client"] == code]
+            if exc.key != "error.episode_open" or not shown:
+                raise
+            self.new_code.value = ""
+            self.search.value = ""
+            self._select_episode(shown[0])
+            self._show_register(message(t("room.already_open", client=code), "info"))
+            return
+        self._add_to_list(episode)
+        self.new_code.value = ""
+        self.search.value = ""
+        self._select_episode(episode)
+        done = t("room.returning" if returning else "clinician.registered", client=code)
+        self._say(done, "success")
+        self._show_register(message(done, "success"))
+
+    def _add_to_list(self, episode: int) -> None:
+        """Put a (new or reopened) episode's row into the list."""
         data = self.store.dataset(self.actor, episode=episode)
         if self.model is None:
             self.model = load_expected_model(self.store, self.actor)
         fresh = cl.caseload_from(data, self.model)
         base = self.frame if self.frame is not None else fresh.iloc[0:0]
         self.frame = cl.replace_episodes(base, fresh, [episode])
-        self.new_code.value = ""
-        self.search.value = ""
-        self._select_episode(episode)
-        self._say(t("clinician.registered", client=code), "success")
+
+    def _ask_end_episode(self) -> None:
+        """Ending takes a second, deliberate tap: «End the episode of K…?» yes / cancel."""
+        if self.episode is None:
+            raise ValidationError("clinician.error.no_client")
+        client = self.rows.get(self.episode, {}).get("client", "")
+        reason = t(f"end_reason.{self.end_reason.value}")
+        yes = w.Button(
+            description=t("room.end.yes"),
+            button_style="danger",
+            layout=w.Layout(width="auto", **_h(44)),
+        )
+        yes.add_class("kor-end-yes")
+        no = w.Button(description=t("room.end.cancel"), layout=w.Layout(width="auto", **_h(44)))
+        no.add_class("kor-end-cancel")
+        yes.on_click(lambda _b: self.end_episode())
+        no.on_click(lambda _b: setattr(self.end_confirm, "children", ()))
+        when = _day(self.end_date.value or date.today())
+        question = t("room.end.confirm", client=client, reason=reason, date=when)
+        self.end_confirm.children = [
+            message(question, "info"),
+            w.HBox([yes, no], layout=w.Layout(flex_flow="row wrap")).add_class("kor-room-row"),
+        ]
 
     def _end_episode(self) -> None:
         if self.episode is None:
             raise ValidationError("clinician.error.no_client")
+        self.end_confirm.children = []
         episode = self.episode
         client = self.rows.get(episode, {}).get("client", "")
         self.store.end_episode(
@@ -831,6 +1123,246 @@ class ClinicianApp:
         self._render_list()
         self.end_box.selected_index = None
         self.placeholder.value = str(message(t("clinician.ended", client=client), "success").value)
+        undo = w.Button(description=t("room.end.undo"), layout=w.Layout(width="auto", **_h(44)))
+        undo.add_class("kor-undo-end")
+        undo.on_click(lambda _b: self.undo_end(episode, client))
+        self.undo_box.children = [undo]
+
+    def _undo_end(self, episode: int, client: str) -> None:
+        """Reopen the episode just ended (the store allows it on the same day only)."""
+        self.store.reopen_episode(self.actor, episode)
+        self.undo_box.children = []
+        self._add_to_list(episode)
+        self._select_episode(episode)
+        self._say(t("room.reopened", client=client), "success")
+
+
+_ROW_TINTS = {"alert": "#fbe9e9", "warning": "#fdf3dc", "info": "#e8f1fa"}
+
+
+def _row_colours(levels: list[str | None]) -> str:
+    """A stylesheet colouring the list's rows by level (a left bar and a light tint).
+
+    A listbox's options take no classes, so the rows are addressed by position; runs of
+    one level (the list is sorted by urgency) become one rule each. Rows are also large
+    (at least 44 px, a touch target) and the level is in each row's words as well.
+    """
+    rules = [
+        ".kor-clinician .kor-client-list option{padding:12px 8px;min-height:44px;"
+        "line-height:20px;border-left:8px solid transparent;border-bottom:1px solid #e2e2e2}"
+    ]
+    start = 0
+    for i in range(1, len(levels) + 1):
+        if i < len(levels) and levels[i] == levels[start]:
+            continue
+        level = levels[start]
+        if level in _LEVEL_COLOURS:
+            rules.append(
+                f".kor-clinician .kor-client-list option:nth-child(n+{start + 1})"
+                f":nth-child(-n+{i}){{border-left-color:{_LEVEL_COLOURS[level]};"
+                f"background-color:{_ROW_TINTS[level]}}}"
+            )
+        start = i
+    return "<style>" + "".join(rules) + "</style>"
+
+
+class _HandOver:
+    """Hand-over mode: the client holds the tablet and sees only their own form.
+
+    While it is on, the app's root holds nothing but this view: the list, the search,
+    the clinician picker and the other panels leave the page (their views are removed
+    from the DOM) and the list's options are emptied, so no other client's code is in
+    the page at all. After saving, the client sees their own path in plain words
+    (:mod:`kor.own_path`), with the chart to download or print. Only «Back to the
+    clinician» followed by a second, explicit confirmation returns to the caseload.
+    """
+
+    def __init__(self, app: ClinicianApp) -> None:
+        self.app = app
+        self.active = False
+        self.kind = "outcome"
+        self.measure: measures.Measure | None = None
+        self.saved: str | None = None  # what the client entered, for the clinician
+        self.buttons = {
+            kind: w.Button(layout=w.Layout(width="auto", **_h(48))) for kind in app.forms
+        }
+        for kind, button in self.buttons.items():
+            button.add_class(f"kor-handover-{kind}")
+            button.icon = "tablet"
+            button.on_click(lambda _b, k=kind: self.start(k))
+        self.bar = w.HBox(list(self.buttons.values()), layout=w.Layout(flex_flow="row wrap"))
+        self.bar.add_class("kor-room-row")
+        self.title = w.HTML()
+        self.form = _Form("handover")
+        self.save_button = w.Button(button_style="success", layout=w.Layout(width="100%", **_h(60)))
+        self.save_button.add_class("kor-handover-save")
+        self.status = w.VBox()
+        self.status.add_class("kor-handover-status")
+        self.path = w.VBox()
+        self.path.add_class("kor-own-path")
+        self.back_button = w.Button(layout=w.Layout(width="auto", **_h(48)))
+        self.back_button.add_class("kor-handover-back")
+        self.confirm_box = w.VBox()
+        self.confirm_button = w.Button(
+            button_style="warning", layout=w.Layout(width="auto", **_h(48))
+        )
+        self.confirm_button.add_class("kor-handover-confirm")
+        self.cancel_button = w.Button(layout=w.Layout(width="auto", **_h(48)))
+        self.cancel_button.add_class("kor-handover-cancel")
+        self.confirm_text = w.HTML()
+        self.view = w.VBox(
+            [self.title, self.form.box, self.save_button, self.status, self.path,
+             self.back_button, self.confirm_box],
+            layout=w.Layout(width="100%", max_width="760px"),
+        )  # fmt: skip
+        self.view.add_class("kor-handover")
+        self.form.box.layout.width = "100%"
+        self._clinician_view: tuple[w.Widget, ...] = ()
+        run = guarded(self._show)
+        self.start = guarded(app._show)(self._start)  # a refusal shows in the clinician's view
+        self.save = run(self._save)
+        self.save_button.on_click(lambda _b: self.save())
+        self.back_button.on_click(lambda _b: self._ask_back())
+        self.cancel_button.on_click(lambda _b: setattr(self.confirm_box, "children", ()))
+        self.confirm_button.on_click(lambda _b: run(self._back)())
+
+    def _show(self, widget: w.Widget) -> None:
+        self.status.children = [widget]
+
+    def texts(self) -> None:
+        """The buttons' and the view's texts, in the current language."""
+        app = self.app
+        for kind, button in self.buttons.items():
+            code = app._measure(kind).code if app.view is not None else kind
+            button.description = t("room.handover.button", measure=code)
+        if self.measure is not None:
+            code = self.measure.code
+            self.title.value = (
+                f"<h2 style='margin:4px 0'>{html.escape(t('room.handover.title', measure=code))}"
+                f"</h2><p style='font-size:1.1em'>{html.escape(t('room.handover.intro'))}</p>"
+            )
+            self.form.set_measure(self.measure, self.measure.label())
+        self.save_button.description = t("room.handover.save")
+        self.back_button.description = t("room.handover.back")
+        self.confirm_button.description = t("room.handover.confirm")
+        self.cancel_button.description = t("room.handover.cancel")
+        self.confirm_text.value = (
+            f"<p style='font-size:1.1em'>{html.escape(t('room.handover.confirm_text'))}</p>"
+        )
+
+    def retranslate(self) -> None:
+        if self.saved is not None:
+            self._show_path()
+            self._show(message(t("room.handover.saved"), "success"))
+
+    def _today(self) -> int | None:
+        """Today's session of the episode, if there is one."""
+        entries = self.app.view.entries
+        today = entries.loc[entries["session_date"].dt.date == date.today()]
+        return None if today.empty else int(today["session_id"].iloc[0])
+
+    def _start(self, kind: str) -> None:
+        app = self.app
+        if app.view is None or app.view.row is None:
+            raise ValidationError("clinician.error.no_client")
+        session = self._today()
+        fmt = "individual"
+        if session is not None:
+            row = app._session_row(session)
+            fmt = row["format"]
+            stored = cl.stored_entry(app.view.entries, session, kind)
+            if stored is not None:
+                code = measures.get(stored["measure"]).code
+                raise ValidationError("room.handover.already", measure=code)
+        self.kind = kind
+        self.measure = measures.measure_for(kind, app.view.row["age_group"], fmt)
+        app._keep_draft()
+        self.saved = None
+        self.texts()
+        self.form.clear()
+        self.form.box.layout.display = None
+        self.save_button.layout.display = None
+        self.status.children = []
+        self.path.children = []
+        self.confirm_box.children = []
+        self._clinician_view = tuple(app.widget.children)
+        self.active = True
+        # only this view on the page; the list's options leave the browser as well
+        styles = [c for c in self._clinician_view if isinstance(c, w.HTML)]
+        app.widget.children = [*styles, app.language, self.view]
+        app._busy = True
+        try:
+            app.client_list.options = []
+        finally:
+            app._busy = False
+
+    def _save(self) -> None:
+        app = self.app
+        values = self.form.values()  # raises when partly entered
+        if values is None:
+            raise ValidationError("clinician.error.nothing_to_save")
+        measures.score(self.measure, values)  # refuse before anything is written
+        session = self._today()
+        code = self.measure.code
+        if session is None:
+            app.store.record_session(
+                app.actor,
+                app.episode,
+                session_date=date.today(),
+                format="individual",
+                measurements={code: values},
+            )
+        else:
+            app.store.add_measurement(app.actor, session, code, values)
+        self.saved = f"{code} {_num(sum(values.values()))}"
+        data = app.store.dataset(app.actor, episode=app.episode)
+        app.view = cl.episode_view(data, app.model, app.episode)
+        self.form.box.layout.display = "none"
+        self.save_button.layout.display = "none"
+        self._show(message(t("room.handover.saved"), "success"))
+        self._show_path()
+
+    def _show_path(self) -> None:
+        """«Slik har du hatt det»: the client's own totals, one plain sentence, the chart."""
+        app = self.app
+        row = app.view.row or {}
+        outcome = row.get("outcome_measure") or app._measure("outcome").code
+        path = own_path(app.view.sessions, outcome)
+        ax = path.plot()
+        box = chart_box(ax, "slik-har-du-hatt-det", alt=path.sentence())
+        self.path.children = [
+            w.HTML(
+                f"<h2 style='margin:8px 0 4px'>{html.escape(t('own_path.title'))}</h2>"
+                f"<p style='font-size:1.2em'>{html.escape(path.sentence())}</p>"
+                f"<p>{html.escape(t('own_path.scale'))}</p>"
+                f"<p>{html.escape(t('room.handover.print'))}</p>"
+            ),
+            box,
+        ]
+
+    def _ask_back(self) -> None:
+        self.confirm_box.children = [
+            self.confirm_text,
+            w.HBox(
+                [self.confirm_button, self.cancel_button], layout=w.Layout(flex_flow="row wrap")
+            ).add_class("kor-room-row"),
+        ]
+
+    def _back(self) -> None:
+        """The clinician's deliberate return: the caseload comes back, the client stays open."""
+        app = self.app
+        self.active = False
+        self.confirm_box.children = []
+        app.widget.children = self._clinician_view
+        app._apply_texts()
+        episode = app.episode
+        saved, self.saved = self.saved, None
+        if episode is not None:
+            app._select_episode(episode)
+        else:
+            app._render_list()
+        if saved:
+            app._say(t("room.handover.done", what=saved), "success")
 
 
 def _h(px: int) -> dict[str, str]:

@@ -21,12 +21,70 @@ from kor.i18n import LANGUAGES, get_language, set_language, t
 from kor.plotting import figure_bytes
 from kor.redact import exception_summary
 
-__all__ = ["language_switch", "chart_box", "message", "guarded", "acting_user", "LARGE"]
+__all__ = [
+    "language_switch",
+    "chart_box",
+    "message",
+    "guarded",
+    "acting_user",
+    "page_style",
+    "LARGE",
+]
 
 log = logging.getLogger("kor.apps")
 
 #: Layout of touch-friendly controls (at least 44 px high, as tablet guidelines ask).
 LARGE = w.Layout(min_height="48px")
+
+
+#: The stylesheet every app includes (:func:`page_style`). Two concerns, one place:
+#: readable contrast and visible focus for JupyterLab's own parts (tab bar, accordion
+#: headers: WCAG 2.1 AA, 1.4.3 and 2.4.7), and one column under 700 px (phones; a tablet
+#: in portrait keeps the apps' own layout). An app's root carries the class ``kor-app``.
+_PAGE_CSS = """<style>
+.kor-app .lm-TabBar-tab, .kor-app .lm-TabBar-tabLabel,
+.kor-app .jupyter-widget-Collapse-header, .kor-app .jupyter-widget-Collapse-header span,
+.kor-app .p-Collapse-header {color:#1f1f1f !important}
+.kor-app .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel {color:#000 !important}
+.kor-app button:focus-visible, .kor-app select:focus-visible, .kor-app input:focus-visible,
+.kor-app textarea:focus-visible, .kor-app a:focus-visible, .kor-app .noUi-handle:focus-visible,
+.kor-app .jupyter-widget-Collapse-header:focus-visible, .kor-app .lm-TabBar-tab:focus-visible
+  {outline:3px solid #0072B2 !important; outline-offset:2px}
+.kor-app .widget-image {max-width:100%; height:auto}
+.kor-app .jupyter-button.mod-success {background-color:#1b6e3a; color:#fff}
+.kor-app .jupyter-button.mod-warning {background-color:#8a4b00; color:#fff}
+.kor-app .jupyter-button.mod-danger {background-color:#a11d1d; color:#fff}
+.kor-app .jupyter-button.mod-info {background-color:#0b4f8a; color:#fff}
+@media (max-width: 700px) {
+  .kor-app {padding:4px !important; max-width:100vw; box-sizing:border-box}
+  .kor-app .widget-hbox {flex-wrap:wrap}
+  .kor-app .widget-hbox > .widget-vbox, .kor-app .widget-hbox > .widget-box.kor-column
+    {flex:1 1 100% !important; width:100% !important; max-width:100% !important;
+     min-width:0 !important; padding-left:0 !important; padding-right:0 !important}
+  .kor-app .widget-inline-hbox {flex-wrap:wrap; max-width:100%}
+  .kor-app .widget-inline-hbox .widget-label {max-width:100%}
+  .kor-app .widget-dropdown > select, .kor-app .widget-text > input {min-width:0}
+  .kor-app .widget-dropdown, .kor-app .widget-text, .kor-app .widget-select
+    {width:100% !important; max-width:100%}
+  .kor-app .widget-toggle-buttons .widget-toggle-button {min-width:0}
+  .kor-app .lm-TabBar-content {flex-wrap:wrap}
+  .kor-app .lm-TabBar-tab {flex:0 1 auto !important; max-width:none !important; min-width:0}
+  .kor-app .lm-TabBar {min-height:auto !important; max-height:none !important}
+  .kor-app table {font-size:0.85em; max-width:100%}
+  .kor-app th, .kor-app td {padding:4px 5px !important; white-space:normal !important;
+    overflow-wrap:anywhere}
+  .kor-app h2 {font-size:1.3em}
+}
+</style>"""
+
+
+def page_style() -> w.HTML:
+    """The shared stylesheet (contrast, focus, one column on a phone) as a widget.
+
+    Every app puts it first among its root's children and adds the class ``kor-app``
+    to the root, so the rules reach that app only.
+    """
+    return w.HTML(_PAGE_CSS, layout=w.Layout(display="none"))
 
 
 def language_switch(on_change: Callable[[], None]) -> w.ToggleButtons:

@@ -16,7 +16,7 @@ import ipywidgets as w
 from kor.access import Actor
 from kor.i18n import get_language, t
 from kor.store import Store, open_store
-from widgets.common import acting_user, language_switch
+from widgets.common import acting_user, language_switch, page_style
 
 __all__ = ["APPS", "AppTile", "start_app", "tiles_html"]
 
@@ -90,5 +90,6 @@ def start_app(store: Store | None = None, actor: Actor | None = None) -> w.Widge
         )
 
     render()
-    root.children = [language_switch(render), page]
+    root.add_class("kor-app")
+    root.children = [page_style(), language_switch(render), page]
     return root

@@ -31,6 +31,7 @@ from kor import config, measures
 from kor.access import (
     SYSTEM,
     Actor,
+    Scope,
     client_id_of,
     client_pseudonym,
     client_scope,
@@ -47,16 +48,19 @@ from kor.frames import (
     ITEM_COLUMNS,
     Dataset,
     file_columns,
+    file_rows,
     item_columns,
     session_table,
     table_columns,
 )
+from kor.indicators import SeverityModel
 from kor.pseudonyms import check_client_code, is_client_code
-from kor.store import schema
+from kor.store import importing, schema
 from kor.store.acting import verify_actors
 from kor.store.bulk import read_frames
 from kor.store.cycle import CycleStoreMixin
 from kor.store.grants import GrantStoreMixin
+from kor.store.supervision import SupervisionStoreMixin
 from kor.store.surveys import SurveyStoreMixin
 
 __all__ = ["Store", "ImportSummary", "EXPORT_COLUMNS", "open_store"]
@@ -137,7 +141,7 @@ def _sqlite_setup(engine: Engine) -> None:
 
 
 @verify_actors
-class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
+class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin, SupervisionStoreMixin):
     """A connection to the workbench database. Open with :meth:`open`.
 
     Every public method taking ``actor`` goes through :mod:`kor.store.acting`: it gets
@@ -435,6 +439,8 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
             )
             if not in_scope:
                 raise ValidationError("error.not_found", field="client", what="client")
+            if self._open_episode_of(conn, row.id) is not None:
+                raise ValidationError("error.episode_open", field="client")
             clinician_id = self._user_id(conn, clinician)
             episode_id = conn.execute(
                 e.insert()
@@ -464,6 +470,55 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
             if conn.execute(stmt).rowcount != 1:
                 raise ConflictError("error.conflict")
             self._audit(conn, actor, "end", "episode", episode_id, reason=reason)
+
+    def reopen_episode(self, actor: Actor, episode_id: int, *, version: int | None = None) -> None:
+        """Undo the ending of an episode, on the day it was ended (a slip of the finger).
+
+        The day is the audit trail's: the last «end» of the episode must have been written
+        today, whatever end date it was given. After that day an ended episode stays ended
+        (a returning client gets a new episode). The end date and reason are cleared; the
+        audit row keeps what they were.
+        """
+        with self.engine.begin() as conn:
+            ep = self._episode_for_write(conn, actor, episode_id)
+            if ep.end_date is None:
+                raise ValidationError("error.episode_not_ended", field="episode")
+            a = schema.audit
+            ended_at = conn.execute(
+                sa.select(a.c.at)
+                .where(a.c.entity == "episode", a.c.entity_id == episode_id, a.c.action == "end")
+                .order_by(a.c.id.desc())
+                .limit(1)
+            ).scalar()
+            if ended_at is None or ended_at.date() != _now().date():
+                raise ValidationError("error.reopen_too_late", field="episode")
+            if self._open_episode_of(conn, ep.client_id) is not None:
+                raise ValidationError("error.episode_open", field="client")
+            stmt = (
+                schema.episode.update()
+                .where(schema.episode.c.id == episode_id)
+                .values(end_date=None, end_reason=None, version=ep.version + 1)
+            )
+            if version is not None:
+                stmt = stmt.where(schema.episode.c.version == version)
+            if conn.execute(stmt).rowcount != 1:
+                raise ConflictError("error.conflict")
+            self._audit(
+                conn,
+                actor,
+                "reopen",
+                "episode",
+                episode_id,
+                end_date=ep.end_date,
+                reason=ep.end_reason,
+            )
+
+    def _open_episode_of(self, conn: Connection, client_id: int) -> int | None:
+        """The id of the client's open episode, if one is open."""
+        e = schema.episode
+        return conn.execute(
+            sa.select(e.c.id).where(e.c.client_id == client_id, e.c.end_date.is_(None)).limit(1)
+        ).scalar()
 
     def _episode_for_write(self, conn: Connection, actor: Actor, episode_id: int) -> Any:
         """The episode row with its client's age group and team, if ``actor`` may write to it."""
@@ -708,196 +763,30 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
         has a problem, :class:`ImportFileError` lists them all and nothing is written.
         """
         require_role(actor, "admin", "team_lead")
-        problems: list[ValidationError] = []
-        added = {"clients": 0, "episodes": 0, "sessions": 0, "measurements": 0}
-        unchanged = 0
         with self.engine.begin() as conn:
             self._lock_for_bulk(conn)
             teams = dict(conn.execute(sa.select(schema.team.c.code, schema.team.c.id)).all())
             users = dict(
                 conn.execute(sa.select(schema.app_user.c.username, schema.app_user.c.id)).all()
             )
-            clients = {
-                r.code: r
-                for r in conn.execute(
-                    sa.select(
-                        schema.client.c.id,
-                        schema.client.c.code,
-                        schema.client.c.team_id,
-                        schema.client.c.age_group,
-                    )
-                )
-            }
-            episodes = {
-                (r.client_id, r.start_date): r.id
-                for r in conn.execute(
-                    sa.select(
-                        schema.episode.c.id, schema.episode.c.client_id, schema.episode.c.start_date
-                    )
-                )
-            }
-            sessions = {
-                (r.episode_id, r.number): r
-                for r in conn.execute(
-                    sa.select(
-                        schema.session.c.id,
-                        schema.session.c.episode_id,
-                        schema.session.c.number,
-                        schema.session.c.session_date,
-                        schema.session.c.format,
-                    )
-                )
-            }
-            stored = {
-                (r.session_id, r.measure): r
-                for r in conn.execute(
-                    sa.select(
-                        schema.measurement.c.session_id,
-                        schema.measurement.c.measure,
-                        *[schema.measurement.c[c] for c in ITEM_COLUMNS],
-                    )
-                )
-            }
-            new_rows: dict[str, list[dict[str, Any]]] = {
-                "client": [],
-                "episode": [],
-                "session": [],
-                "measurement": [],
-            }
-            next_id = {name: self._next_ids(conn, getattr(schema, name), 1)[0] for name in new_rows}
             actor_id = users.get(actor.username)
             if actor_id is None:
                 raise AccessDenied("error.unknown_user", username=actor.username)
-            now = _now()
-            for rec in rows.itertuples(index=False):
-                row_no = int(rec.source_row)
-                team_id = teams.get(rec.team)
-                if team_id is None:
-                    problems.append(
-                        ValidationError("error.unknown_team", row=row_no, column="team")
-                    )
-                    continue
-                if actor.role == "team_lead" and rec.team != actor.team:
-                    problems.append(
-                        ValidationError("error.access_denied", row=row_no, column="team")
-                    )
-                    continue
-                clinician_id = users.get(rec.clinician)
-                if clinician_id is None:
-                    problems.append(
-                        ValidationError("error.unknown_clinician", row=row_no, column="clinician")
-                    )
-                    continue
-                cl = clients.get(rec.client_code)
-                if cl is None and not is_client_code(rec.client_code):  # a frame not from kor.io
-                    problems.append(
-                        ValidationError("error.client_code", row=row_no, column="client_code")
-                    )
-                    continue
-                if cl is None:
-                    cid = next_id["client"]
-                    next_id["client"] += 1
-                    birth = None if pd.isna(rec.birth_year) else int(rec.birth_year)
-                    new_rows["client"].append(
-                        {
-                            "id": cid,
-                            "code": rec.client_code,
-                            "birth_year": birth,
-                            "age_group": rec.age_group,
-                            "team_id": team_id,
-                        }
-                    )
-                    cl = _Row(
-                        id=cid, code=rec.client_code, team_id=team_id, age_group=rec.age_group
-                    )
-                    clients[rec.client_code] = cl
-                    added["clients"] += 1
-                elif cl.team_id != team_id or cl.age_group != rec.age_group:
-                    problems.append(
-                        ValidationError("error.conflicts_stored", row=row_no, column="client_code")
-                    )
-                    continue
-                start = _as_date(rec.episode_start)
-                eid = episodes.get((cl.id, start))
-                if eid is None:
-                    eid = next_id["episode"]
-                    next_id["episode"] += 1
-                    new_rows["episode"].append(
-                        {
-                            "id": eid,
-                            "client_id": cl.id,
-                            "clinician_id": clinician_id,
-                            "start_date": start,
-                            "end_date": None,
-                            "end_reason": None,
-                            "version": 1,
-                        }
-                    )
-                    episodes[(cl.id, start)] = eid
-                    added["episodes"] += 1
-                sdate = _as_date(rec.session_date)
-                ses = sessions.get((eid, int(rec.session_no)))
-                if ses is None:
-                    sid = next_id["session"]
-                    next_id["session"] += 1
-                    new_rows["session"].append(
-                        {
-                            "id": sid,
-                            "episode_id": eid,
-                            "number": int(rec.session_no),
-                            "session_date": sdate,
-                            "clinician_id": clinician_id,
-                            "format": rec.format,
-                        }
-                    )
-                    ses = _Row(id=sid, session_date=sdate, format=rec.format)
-                    sessions[(eid, int(rec.session_no))] = ses
-                    added["sessions"] += 1
-                elif ses.session_date != sdate or ses.format != rec.format:
-                    problems.append(
-                        ValidationError("error.conflicts_stored", row=row_no, column="session_date")
-                    )
-                    continue
-                items = [
-                    None if pd.isna(v) else float(v)
-                    for v in (getattr(rec, c, None) for c in ITEM_COLUMNS)
-                ]
-                old = stored.get((ses.id, rec.measure))
-                if old is not None:
-                    same = all(
-                        (a is None and b is None)
-                        or (a is not None and b is not None and abs(a - b) < 1e-9)
-                        for a, b in zip(items, [getattr(old, c) for c in ITEM_COLUMNS], strict=True)
-                    )
-                    if same:
-                        unchanged += 1
-                    else:
-                        problems.append(
-                            ValidationError("error.conflicts_stored", row=row_no, column="measure")
-                        )
-                    continue
-                mid = next_id["measurement"]
-                next_id["measurement"] += 1
-                new_rows["measurement"].append(
-                    {
-                        "id": mid,
-                        "session_id": ses.id,
-                        "measure": rec.measure,
-                        **dict(zip(ITEM_COLUMNS, items, strict=True)),
-                        "total": float(rec.total),
-                        "entered_by": actor_id,
-                        "entered_at": now,
-                        "version": 1,
-                    }
-                )
-                stored[(ses.id, rec.measure)] = _Row(**dict(zip(ITEM_COLUMNS, items, strict=True)))
-                added["measurements"] += 1
-            if problems:
-                raise ImportFileError(source, sorted(problems, key=lambda p: p.row or 0))
-            for name, new in new_rows.items():
-                if new:
-                    conn.execute(getattr(schema, name).insert(), new)
-            self._sync_sequences(conn, (getattr(schema, n) for n in new_rows))
+            tables = ("client", "episode", "session", "measurement")
+            plan = importing.plan_import(
+                rows,
+                actor,
+                teams=teams,
+                users=users,
+                stored=importing.read_stored(conn, pd.unique(rows["client_code"].astype(object))),
+                next_ids={n: self._next_ids(conn, getattr(schema, n), 1)[0] for n in tables},
+                as_date=_as_date,
+            )
+            if plan.problems:
+                raise ImportFileError(source, plan.problems)
+            added = plan.added()
+            importing.write_plan(conn, plan, entered_by=actor_id, now=_now())
+            self._sync_sequences(conn, (getattr(schema, n) for n in tables))
             self._audit(
                 conn,
                 actor,
@@ -906,9 +795,9 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
                 None,
                 source_kind=Path(source).suffix,
                 **added,
-                unchanged=unchanged,
+                unchanged=plan.unchanged,
             )
-        return ImportSummary(**added, unchanged=unchanged)
+        return ImportSummary(**added, unchanged=plan.unchanged)
 
     # ------------------------------------------------------------------ reads
     def dataset(self, actor: Actor, **filters: Any) -> Dataset:
@@ -929,6 +818,24 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
         """
         return session_table(self._read_tables(actor, analysis_only=True, **filters))
 
+    def severity_reference(self, actor: Actor, *, end: date | None = None) -> SeverityModel:
+        """The whole service's case-mix model: fitted on every team's closed episodes.
+
+        Severity-adjusted figures are adjusted against the service, not against the rows
+        the actor may read (a team adjusted against itself shows its raw figure again).
+        A team lead or clinician may not read other teams' clients, so the model is
+        fitted here, on every episode closed by ``end`` (default: all closed ones), and
+        only its aggregates leave the store (a line, means, counts; nothing is fitted on
+        fewer than 5 clients). Any role may ask; the read is audited.
+        Returns :func:`kor.indicators.severity_reference` of those episodes.
+        """
+        from kor import change, indicators
+
+        end = None if end is None else _as_date(end, "end")
+        frames = self._read_tables(actor, analysis_only=True, end=end, reference=True)
+        episodes = change.episode_change(session_table(frames))
+        return indicators.severity_reference(episodes, end=end)
+
     def _read_tables(
         self,
         actor: Actor,
@@ -941,8 +848,13 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
         start: date | None = None,
         end: date | None = None,
         open_only: bool = False,
+        reference: bool = False,
     ) -> dict[str, pd.DataFrame]:
-        """The frames behind :meth:`dataset` and :meth:`session_table` (read and audited)."""
+        """The frames behind :meth:`dataset` and :meth:`session_table` (read and audited).
+
+        reference: the whole service's episodes closed by ``end``, pseudonymised, for an
+        aggregate computed inside the store (:meth:`severity_reference`) whoever acts.
+        """
         team, clinician, client = (
             _filter_text(team, "team"),
             _filter_text(clinician, "clinician"),
@@ -954,7 +866,10 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
             episode = int(episode)
         start = None if start is None else _as_date(start, "start")
         end = None if end is None else _as_date(end, "end")
-        scope = client_scope(actor, self._active_grants(actor))
+        if reference:  # never returned as rows: only the store's aggregates leave
+            scope = Scope(everyone=True, pseudonymised=True)
+        else:
+            scope = client_scope(actor, self._active_grants(actor))
         c, e, s, m, u, t = (
             schema.client,
             schema.episode,
@@ -982,12 +897,16 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
             ep_sel = ep_sel.where(e.c.id == episode)
         if open_only:
             ep_sel = ep_sel.where(e.c.end_date.is_(None))
+        if reference:
+            closed = e.c.end_date.is_not(None)
+            ep_sel = ep_sel.where(closed if end is None else e.c.end_date <= end)
         ep_ids = ep_sel.scalar_subquery()
         # the whole service unfiltered (admin, quality lead): no IN filters at all, which
         # is what makes the large reads fast
         narrowed = (
             not scope.everyone
             or open_only
+            or reference
             or any(f is not None for f in (team, clinician, client, episode))
         )
         ep_where = [e.c.id.in_(ep_ids)] if narrowed else []
@@ -1060,37 +979,14 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin):
                 client_filter=client is not None,
                 episode=episode,
                 episodes=len(frames["episodes"]),
+                **({"purpose": "severity_reference"} if reference else {}),
             )
         return frames
 
     def export_rows(self, actor: Actor, **filters: Any) -> pd.DataFrame:
         """Measurements in the import/export file format (:data:`EXPORT_COLUMNS`; the items
         past each measure's are NaN, and :func:`kor.io.write_sessions` leaves them out)."""
-        ds = self.dataset(actor, **filters)
-        m = ds.measurements.merge(ds.sessions, on="session_id")
-        m = m.merge(ds.episodes, on="episode_id", suffixes=("", "_ep"))
-        m = m.merge(ds.clients, on="client_id")
-        m["team"] = m["team_id"].map(ds.teams.set_index("team_id")["code"])
-        m["clinician"] = m["clinician_id"].map(ds.users.set_index("user_id")["username"])
-        out = pd.DataFrame(
-            {
-                "client_code": m["code"],
-                "age_group": m["age_group"],
-                "birth_year": m["birth_year"],
-                "team": m["team"],
-                "clinician": m["clinician"],
-                "episode_start": m["start_date"],
-                "session_date": m["session_date"],
-                "session_no": m["number"],
-                "format": m["format"],
-                "measure": m["measure"],
-                **{c: m[c] if c in m.columns else float("nan") for c in ITEM_COLUMNS},
-                "total": m["total"],
-            }
-        )
-        return out.sort_values(
-            ["client_code", "episode_start", "session_no", "measure"]
-        ).reset_index(drop=True)
+        return file_rows(self.dataset(actor, **filters))
 
     def counts(self, actor: Actor) -> dict[str, int]:
         """Rows per table (aggregate; any role)."""

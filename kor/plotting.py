@@ -46,27 +46,46 @@ def trend_chart(
     ax: Any = None,
     title: str | None = None,
     ylabel: str | None = None,
+    as_of: Any = None,
 ) -> Any:
     """One line per group of ``value`` over ``period`` (suppressed rows left as gaps).
 
     frame: e.g. :func:`kor.indicators.service_indicators` output with a ``period``
     column of ``pandas.Period``; NA values (suppressed groups) are not drawn.
+    as_of: the date the data are complete to (:func:`kor.indicators.data_as_of`). A
+    period still running then is drawn as a hollow point off the line, with a legend
+    entry saying so, so that a month with a few days of data does not read as a fall.
     """
+    from matplotlib.lines import Line2D
+
+    from kor.indicators import period_complete
+
     ax = ax if ax is not None else new_axes()
     groups = [(None, frame)] if by is None else list(frame.groupby(by, sort=True))
+    partial = False
     for i, (name, part) in enumerate(groups):
         x = part[period].map(lambda p: p.to_timestamp() if hasattr(p, "to_timestamp") else p)
         y = pd.to_numeric(part[value], errors="coerce").astype(float)
+        done = period_complete(part[period], as_of) if as_of is not None else None
+        style = {"color": PALETTE[i % len(PALETTE)], "marker": MARKERS[i % len(MARKERS)]}
         ax.plot(
-            x.to_numpy(),
-            y.to_numpy(),
-            color=PALETTE[i % len(PALETTE)],
-            marker=MARKERS[i % len(MARKERS)],
+            x.to_numpy()[done] if done is not None else x.to_numpy(),
+            y.to_numpy()[done] if done is not None else y.to_numpy(),
             linestyle=LINESTYLES[i % len(LINESTYLES)],
             label=str(name) if name is not None else None,
+            **style,
         )
-    if by is not None:
-        ax.legend(title=t(f"label.{by}"), frameon=False)
+        if done is not None and not done.all():
+            partial = True
+            ax.plot(x.to_numpy()[~done], y.to_numpy()[~done], linestyle="none",
+                    markerfacecolor="white", **style)  # fmt: skip
+    handles, labels = ax.get_legend_handles_labels()
+    if partial:
+        handles.append(Line2D([], [], color="#555555", marker="o", markerfacecolor="white",
+                              linestyle="none"))  # fmt: skip
+        labels.append(t("plot.partial_period"))
+    if by is not None or partial:
+        ax.legend(handles, labels, title=t(f"label.{by}") if by else None, frameon=False)
     ax.set_title(title or "")
     ax.set_ylabel(ylabel or "")
     ax.set_xlabel(t("label.month"))

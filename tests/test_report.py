@@ -22,7 +22,7 @@ from kor.sample import generate
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 CODE = re.compile(r"K\d{5}")
-COUNT_LABELS = {"Klienter", "Forløp", "Timer", "Forløp med målt endring"}
+COUNT_LABELS = {"Klienter", "Forløp", "Økter", "Forløp med målt endring"}
 
 
 def _with_tiny_team(data: Dataset, period: str) -> Dataset:

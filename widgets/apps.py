@@ -14,7 +14,7 @@ import ipywidgets as w
 
 from kor.access import Actor
 from kor.i18n import t
-from kor.indicators import data_coverage, service_indicators
+from kor.indicators import data_as_of, data_coverage, service_indicators
 from kor.plotting import trend_chart
 from kor.store import Store, open_store
 from widgets.common import (
@@ -48,6 +48,7 @@ def overview_app(store: Store | None = None, actor: Actor | None = None) -> w.Wi
             sessions = store.session_table(actor)
             state["counts"] = data_coverage(sessions)  # the same rows as the charts
             state["indicators"] = service_indicators(sessions, by=("team",), period="M")
+            state["as_of"] = data_as_of(sessions["session_date"].max() if len(sessions) else None)
         counts, ind = state["counts"], state["indicators"]
         header = w.HTML(f"<h2>{t('app.overview.title')}</h2><p>{t('app.overview.intro')}</p>")
         summary = message(
@@ -65,12 +66,14 @@ def overview_app(store: Store | None = None, actor: Actor | None = None) -> w.Wi
             "sessions",
             title=t("app.overview.chart_sessions"),
             ylabel=t("app.overview.sessions"),
+            as_of=state["as_of"],
         )
         complete_ax = trend_chart(
             ind,
             "pct_sessions_with_outcome",
             title=t("app.overview.chart_completeness"),
             ylabel=t("app.overview.percent"),
+            as_of=state["as_of"],
         )
         sessions_ax.set_ylim(bottom=0)
         complete_ax.set_ylim(0, 100)

@@ -10,6 +10,7 @@ from kor import caseload as cl
 from kor.client_chart import client_chart
 from kor.flags import current_flags, evaluate_flags
 from kor.frames import session_table
+from kor.i18n import t
 from kor.sample import generate
 from kor.trajectories import ExpectedResponse
 
@@ -150,7 +151,7 @@ def test_client_chart_draws_two_panels_with_cutoff_and_threshold(table):
     fig = ax.figure
     assert len(fig.axes) == 2
     ors_labels = [line.get_label() for line in ax.get_lines()]
-    assert "ORS" in ors_labels
+    assert t("clinician.chart.observed", measure="ORS") in ors_labels  # plain words
     assert 25.0 in [line.get_ydata()[0] for line in ax.get_lines() if len(line.get_ydata()) == 2]
     srs_ax = fig.axes[1]
     assert 36.0 in [line.get_ydata()[0] for line in srs_ax.get_lines()]

@@ -228,7 +228,7 @@ def test_the_clinician_app_refuses_a_national_id_where_the_form_is(store, small_
     app = ClinicianApp(store, small_service["ingrid.berg"])
     app.new_code.value = "x311299-56715"
     app.register_button.click()
-    shown = " ".join(str(getattr(c, "value", "")) for c in app.status.children)
+    shown = " ".join(str(getattr(c, "value", "")) for c in app.new_status.children)
     assert "fødselsnummer" in shown and "311299" not in shown
     assert store.counts(SYSTEM)["client"] == 0
     app.new_code.value = "240315-00017"  # an ordinary date-and-serial code goes in

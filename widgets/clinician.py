@@ -589,6 +589,10 @@ class ClinicianApp:
         ):
             label.value = f"<label class='kor-field-label'>{html.escape(t(key))}</label>"
             widget.tooltip = t(key)
+        self.session_picker.tooltip = t("room.label.session")  # its accessible name
+        # a date input is named by its <label>, which ipywidgets draws from the description
+        self.session_date.description = t("room.label.session_date")
+        self.session_date.style.description_width = "initial"
         self.end_reason.tooltip = t("room.label.end_reason")
         self.end_date.tooltip = t("room.label.end_date")
         self.handover.texts()

@@ -18,14 +18,17 @@ def test_dashboard_filters_redraw_the_charts_and_the_report_button_gives_a_downl
     page.screenshot(path=str(SCREENSHOTS / "kvalitet-trender.png"), full_page=True)
 
     before = page.locator(".widget-image").first.get_attribute("src")
-    team = page.locator("select").first
-    team.select_option("VOP")
+    # the team lead of VOP sees their one team only (no «Hele tjenesten»): filter on the
+    # first of its clinicians, and the charts and the title follow
+    clinician = page.locator("select").nth(1)
+    name = clinician.locator("option").nth(1).get_attribute("value")
+    clinician.select_option(name)
     page.wait_for_function(
         "b => { const i = document.querySelector('.widget-image'); return i && i.src !== b; }",
         arg=before,
         timeout=30_000,
     )
-    page.wait_for_selector("text=team VOP", timeout=30_000)
+    page.wait_for_selector(f"text=behandler {name}", timeout=30_000)
     page.screenshot(path=str(SCREENSHOTS / "kvalitet-team.png"), full_page=True)
 
     page.get_by_text("Sammenligning", exact=True).click()

@@ -87,9 +87,12 @@ def t(key: str, *, language: str | None = None, **params: object) -> str:
     """The text for ``key`` in ``language`` (default: current), with ``{params}`` filled.
 
     A missing key returns the key itself, so a screen never breaks; the test
-    suite makes sure no key used in the code is missing.
+    suite makes sure no key used in the code is missing. When ``n`` is 1 and the
+    catalog has ``key + ".one"``, that entry is used: «1 økt», not «1 økter».
     """
     lang = language or get_language()
+    if params.get("n") == 1 and f"{key}.one" in catalog():
+        key = f"{key}.one"
     entry = catalog().get(key) or _entries.get(key, {})
     if key in _overrides:
         entry = entry | _overrides[key]

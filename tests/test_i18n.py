@@ -59,3 +59,10 @@ def test_licensed_wording_overrides_the_short_label():
         assert i18n.t(key, language="en") == "Individually"
     finally:
         i18n._overrides.pop(key)
+
+
+def test_a_count_of_one_takes_the_singular_entry():
+    assert i18n.t("clinician.n_sessions", language="nb", n=1) == "1 økt"
+    assert i18n.t("clinician.n_sessions", language="nb", n=2) == "2 økter"
+    assert i18n.t("clinician.n_sessions", language="en", n=1) == "1 session"
+    assert i18n.t("clinician.n_sessions", language="en", n=0) == "0 sessions"

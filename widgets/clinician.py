@@ -692,9 +692,7 @@ class ClinicianApp:
         parts += [
             r["client"] if level else f"{sign} {r['client']}",
             t(f"age_group.{r['age_group']}"),
-            t("clinician.one_session")
-            if r["sessions"] == 1
-            else t("clinician.n_sessions", n=int(r["sessions"])),
+            t("clinician.n_sessions", n=int(r["sessions"])),
             f"{r['outcome_measure'] or 'ORS'} {ors}",
             t("room.list.no_session") if _missing(last) else t("room.list.last", date=_day(last)),
         ]

@@ -22,6 +22,7 @@ from kor.plotting import figure_bytes
 from kor.redact import exception_summary
 
 __all__ = [
+    "FramedApp",
     "language_switch",
     "chart_box",
     "message",
@@ -85,6 +86,47 @@ def page_style() -> w.HTML:
     to the root, so the rules reach that app only.
     """
     return w.HTML(_PAGE_CSS, layout=w.Layout(display="none"))
+
+
+class FramedApp:
+    """The frame an app with one body shares: stylesheet, language switch, flash, body.
+
+    Why a base class: the cycle and the «Bruker spør bruker» apps built the same root
+    and the same ``show``/``say`` by hand; one frame keeps their look and their
+    message place the same. Subclasses call :meth:`frame` once, then fill ``body``
+    in their ``render`` (the language switch calls it again).
+    """
+
+    flash: w.VBox
+    body: w.VBox
+    root: w.VBox
+
+    def frame(self, *, css: str, max_width: str, classes: tuple[str, ...] = ()) -> None:
+        """Build ``root``: shared stylesheet, the app's own ``css``, switch, flash, body."""
+        self.flash = w.VBox()
+        self.body = w.VBox()
+        self.root = w.VBox(layout=w.Layout(max_width=max_width, padding="8px"))
+        for name in ("kor-app", *classes):
+            self.root.add_class(name)
+        self.root.children = [
+            page_style(),
+            w.HTML(css),
+            language_switch(self.render),
+            self.flash,
+            self.body,
+        ]
+
+    def render(self) -> None:
+        """Draw ``body`` for the current state and language (subclasses)."""
+        raise NotImplementedError
+
+    def show(self, widget: w.Widget) -> None:
+        """Put ``widget`` in the flash place, replacing what was there."""
+        self.flash.children = [widget]
+
+    def say(self, key: str, kind: str = "success", **params: Any) -> None:
+        """Show the catalog text ``key`` as a message of ``kind``."""
+        self.show(message(t(key, **params), kind))
 
 
 def language_switch(on_change: Callable[[], None]) -> w.ToggleButtons:

@@ -24,17 +24,16 @@ from kor.i18n import get_language, t
 from kor.store import Store, open_store
 from widgets.common import (
     LARGE,
+    FramedApp,
     acting_user,
     chart_box,
     guarded,
-    language_switch,
     message,
-    page_style,
 )
 
 __all__ = ["cycle_app", "CycleApp"]
 
-_CSS = w.HTML(
+_CSS = (
     "<style>.kor-check input[type=checkbox]{width:28px;height:28px;margin-right:10px}"
     ".kor-check{min-height:44px;align-items:center}.kor-check label{font-size:1.05em}"
     ".kor-overdue{color:#a11d1d;font-weight:bold}"
@@ -53,7 +52,7 @@ def _button(key: str, style: str = "", cls: str = "") -> w.Button:
     return b
 
 
-class CycleApp:
+class CycleApp(FramedApp):
     """State and rendering of the cycle app (see :func:`cycle_app`)."""
 
     def __init__(self, store: Store, actor: Actor, today: date | None = None) -> None:
@@ -62,25 +61,8 @@ class CycleApp:
         self.today = today or date.today()
         self.project_id: int | None = None
         self.editable = actor.role in cycle.EDIT_ROLES
-        self.flash = w.VBox()
-        self.body = w.VBox()
-        self.root = w.VBox(layout=w.Layout(max_width="1100px", padding="8px"))
-        self.root.add_class("kor-app")
-        self.root.children = [
-            page_style(),
-            _CSS,
-            language_switch(self.render),
-            self.flash,
-            self.body,
-        ]
+        self.frame(css=_CSS, max_width="1100px")
         self.render()
-
-    # ------------------------------------------------------------------ helpers
-    def show(self, widget: w.Widget) -> None:
-        self.flash.children = [widget]
-
-    def say(self, key: str, kind: str = "success", **params: Any) -> None:
-        self.show(message(t(key, **params), kind))
 
     # ------------------------------------------------------------------ rendering
     def render(self) -> None:

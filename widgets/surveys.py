@@ -35,17 +35,16 @@ from surveys.improvements import create_projects, propose_projects
 from surveys.report import build_report, previous_survey
 from surveys.responses import check_complete, read_responses
 from widgets.common import (
+    FramedApp,
     acting_user,
     chart_box,
     guarded,
-    language_switch,
     message,
-    page_style,
 )
 
 __all__ = ["surveys_app", "SurveysApp"]
 
-_CSS = w.HTML(
+_CSS = (
     "<style>.bsb-choice .widget-toggle-button{min-height:52px;min-width:120px;"
     "font-size:1.05em;white-space:normal;margin:3px}"
     ".bsb-choice .widget-toggle-button.mod-active,button.bsb-multi.mod-active"
@@ -103,7 +102,7 @@ def _download(data: bytes, filename: str, mime: str, label: str, cls: str) -> st
     )
 
 
-class SurveysApp:
+class SurveysApp(FramedApp):
     """State and rendering of the survey app (see :func:`surveys_app`)."""
 
     def __init__(self, store: Store, actor: Actor) -> None:
@@ -116,27 +115,10 @@ class SurveysApp:
         self.section = 0
         self.controls: dict[str, Any] = {}
         self.creating = False
-        self.flash = w.VBox()
-        self.body = w.VBox()
-        self.root = w.VBox(layout=w.Layout(max_width="1050px", padding="8px"))
-        self.root.add_class("bsb-app")
-        self.root.add_class("kor-app")
-        self.root.children = [
-            page_style(),
-            _CSS,
-            language_switch(self.render),
-            self.flash,
-            self.body,
-        ]
+        self.frame(css=_CSS, max_width="1050px", classes=("bsb-app",))
         self.render()
 
     # ---------------------------------------------------------------- helpers
-    def show(self, widget: w.Widget) -> None:
-        self.flash.children = [widget]
-
-    def say(self, key: str, kind: str = "success", **params: Any) -> None:
-        self.show(message(t(key, **params), kind))
-
     @property
     def manager(self) -> bool:
         return self.actor.role in ("team_lead", "quality_lead", "admin")

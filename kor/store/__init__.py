@@ -86,6 +86,23 @@ def _now() -> datetime:
     return datetime.now().replace(microsecond=0)
 
 
+def _update_episode(conn: Connection, ep: Any, version: int | None, **values: Any) -> None:
+    """Write ``values`` to episode ``ep`` and bump its version, refusing a lost update.
+
+    ``version`` is what the caller last read (None: whatever is stored); if someone
+    else wrote the episode in between, nothing is written and a ConflictError says so.
+    """
+    stmt = (
+        schema.episode.update()
+        .where(schema.episode.c.id == ep.id)
+        .values(**values, version=ep.version + 1)
+    )
+    if version is not None:
+        stmt = stmt.where(schema.episode.c.version == version)
+    if conn.execute(stmt).rowcount != 1:
+        raise ConflictError("error.conflict")
+
+
 def _as_date(value: Any, field: str = "session_date") -> date:
     """A date from a date, datetime or text (``dd.mm.yyyy`` or ``yyyy-mm-dd``, day first);
     anything else, or an impossible date such as 31.02.2026, is a clear ValidationError."""
@@ -460,15 +477,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin, SupervisionStore
             ep = self._episode_for_write(conn, actor, episode_id)
             if end < ep.start_date:
                 raise ValidationError("error.date_before_start", field="end_date")
-            stmt = (
-                schema.episode.update()
-                .where(schema.episode.c.id == episode_id)
-                .values(end_date=end, end_reason=reason, version=ep.version + 1)
-            )
-            if version is not None:
-                stmt = stmt.where(schema.episode.c.version == version)
-            if conn.execute(stmt).rowcount != 1:
-                raise ConflictError("error.conflict")
+            _update_episode(conn, ep, version, end_date=end, end_reason=reason)
             self._audit(conn, actor, "end", "episode", episode_id, reason=reason)
 
     def reopen_episode(self, actor: Actor, episode_id: int, *, version: int | None = None) -> None:
@@ -494,15 +503,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin, SupervisionStore
                 raise ValidationError("error.reopen_too_late", field="episode")
             if self._open_episode_of(conn, ep.client_id) is not None:
                 raise ValidationError("error.episode_open", field="client")
-            stmt = (
-                schema.episode.update()
-                .where(schema.episode.c.id == episode_id)
-                .values(end_date=None, end_reason=None, version=ep.version + 1)
-            )
-            if version is not None:
-                stmt = stmt.where(schema.episode.c.version == version)
-            if conn.execute(stmt).rowcount != 1:
-                raise ConflictError("error.conflict")
+            _update_episode(conn, ep, version, end_date=None, end_reason=None)
             self._audit(
                 conn,
                 actor,

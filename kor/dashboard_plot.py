@@ -22,17 +22,14 @@ import pandas as pd
 
 from kor import spc_plot
 from kor.funnel import funnel_curve
-from kor.i18n import get_language, t
-from kor.plotting import MARKERS, PALETTE, new_axes
+from kor.i18n import t
+from kor.plotting import MARKERS, PALETTE, localise_axes, new_axes
 
 if TYPE_CHECKING:  # pragma: no cover
     from kor.report import Report
 
 __all__ = [
     "indicator_chart",
-    "localise_axes",
-    "month_label",
-    "tick_number",
     "indicator_figure",
     "funnel_plot",
     "client_trajectory",
@@ -56,64 +53,6 @@ def figure_png(fig: Any, dpi: int = 80) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
-
-
-def month_label(when: Any) -> str:
-    """A month tick in the UI language: the year at January, else «okt.» (bokmål, CLDR
-    abbreviations from the catalog; no locale or babel needed).
-
-    >>> month_label(pd.Timestamp("2026-10-01")), month_label(pd.Timestamp("2026-01-01"))
-    ('okt.', '2026')
-    """
-    when = pd.Timestamp(when)
-    return str(when.year) if when.month == 1 else t(f"report.month.{when.month}")
-
-
-def tick_number(value: float, decimals: int) -> str:
-    """An axis number in the UI language: «1,50» in bokmål, «1.50» in English, with a
-    true minus sign.
-
-    >>> tick_number(-2.5, 1)
-    '−2,5'
-    """
-    text = f"{value:.{decimals}f}"
-    if text.lstrip("-").strip("0.") == "":
-        text = text.lstrip("-")  # no «−0,0»
-    if get_language() == "nb":
-        text = text.replace(".", ",")
-    return text.replace("-", "\N{MINUS SIGN}")
-
-
-def _tick_decimals(locs: Sequence[float]) -> int:
-    """The fewest decimals (0-3) that show every tick exactly (0.25 steps: 2)."""
-    for decimals in range(4):
-        if all(abs(round(v, decimals) - v) < 1e-9 * max(1.0, abs(v)) for v in locs):
-            return decimals
-    return 3
-
-
-def localise_axes(ax: Any, *, dates: bool = False) -> Any:
-    """Month names (``dates``: x holds dates) and decimal commas on an Axes' ticks;
-    returns the Axes."""
-    from matplotlib.dates import num2date
-    from matplotlib.ticker import FuncFormatter
-
-    def number(axis: Any) -> FuncFormatter:
-        def label(value: float, _pos: Any) -> str:
-            return tick_number(value, _tick_decimals(axis.get_majorticklocs()))
-
-        return FuncFormatter(label)
-
-    if dates:
-        ax.xaxis.set_major_formatter(
-            FuncFormatter(lambda v, _pos: month_label(num2date(v).replace(tzinfo=None)))
-        )
-        if ax.xaxis.get_offset_text() is not None:
-            ax.xaxis.get_offset_text().set_visible(False)
-    else:
-        ax.xaxis.set_major_formatter(number(ax.xaxis))
-    ax.yaxis.set_major_formatter(number(ax.yaxis))
-    return ax
 
 
 def indicator_chart(
@@ -142,7 +81,6 @@ def indicator_chart(
         )
         return ax
     spc_plot.control_chart(chart, ax=ax, title=title, xlabel="", ylabel=unit_label)
-    localise_axes(ax, dates=np.issubdtype(np.asarray(chart.data["x"]).dtype, np.datetime64))
     ax.title.set_fontsize(10)
     ax.tick_params(labelsize=7)
     legend = ax.get_legend()

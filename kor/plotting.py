@@ -8,11 +8,12 @@ also has its own marker and line style so the chart reads in greyscale.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
-from kor.i18n import t
+from kor.i18n import get_language, t
 
 __all__ = [
     "PALETTE",
@@ -22,6 +23,9 @@ __all__ = [
     "trend_chart",
     "calibration_plot",
     "figure_bytes",
+    "localise_axes",
+    "month_label",
+    "tick_number",
 ]
 
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
@@ -151,3 +155,61 @@ def figure_bytes(ax: Any, fmt: str = "png", *, dpi: int = 110) -> bytes:
     buffer = io.BytesIO()
     ax.figure.savefig(buffer, format=fmt, dpi=dpi if fmt == "png" else None)
     return buffer.getvalue()
+
+
+def month_label(when: Any) -> str:
+    """A month tick in the UI language: the year at January, else «okt.» (bokmål, CLDR
+    abbreviations from the catalog; no locale or babel needed).
+
+    >>> month_label(pd.Timestamp("2026-10-01")), month_label(pd.Timestamp("2026-01-01"))
+    ('okt.', '2026')
+    """
+    when = pd.Timestamp(when)
+    return str(when.year) if when.month == 1 else t(f"report.month.{when.month}")
+
+
+def tick_number(value: float, decimals: int) -> str:
+    """An axis number in the UI language: «1,50» in bokmål, «1.50» in English, with a
+    true minus sign.
+
+    >>> tick_number(-2.5, 1)
+    '−2,5'
+    """
+    text = f"{value:.{decimals}f}"
+    if text.lstrip("-").strip("0.") == "":
+        text = text.lstrip("-")  # no «−0,0»
+    if get_language() == "nb":
+        text = text.replace(".", ",")
+    return text.replace("-", "\N{MINUS SIGN}")
+
+
+def _tick_decimals(locs: Sequence[float]) -> int:
+    """The fewest decimals (0-3) that show every tick exactly (0.25 steps: 2)."""
+    for decimals in range(4):
+        if all(abs(round(v, decimals) - v) < 1e-9 * max(1.0, abs(v)) for v in locs):
+            return decimals
+    return 3
+
+
+def localise_axes(ax: Any, *, dates: bool = False) -> Any:
+    """Month names (``dates``: x holds dates) and decimal commas on an Axes' ticks;
+    returns the Axes."""
+    from matplotlib.dates import num2date
+    from matplotlib.ticker import FuncFormatter
+
+    def number(axis: Any) -> FuncFormatter:
+        def label(value: float, _pos: Any) -> str:
+            return tick_number(value, _tick_decimals(axis.get_majorticklocs()))
+
+        return FuncFormatter(label)
+
+    if dates:
+        ax.xaxis.set_major_formatter(
+            FuncFormatter(lambda v, _pos: month_label(num2date(v).replace(tzinfo=None)))
+        )
+        if ax.xaxis.get_offset_text() is not None:
+            ax.xaxis.get_offset_text().set_visible(False)
+    else:
+        ax.xaxis.set_major_formatter(number(ax.xaxis))
+    ax.yaxis.set_major_formatter(number(ax.yaxis))
+    return ax

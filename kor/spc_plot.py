@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from kor.i18n import t
+from kor.plotting import localise_axes
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -195,12 +196,7 @@ def control_chart(
     ax.set_title(title if title is not None else t(f"spc.chart.{chart.kind}"))
     ax.set_xlabel(xlabel if xlabel is not None else t("spc.axis.x"))
     ax.set_ylabel(ylabel if ylabel is not None else t(f"spc.axis.y.{chart.kind}"))
-    if np.issubdtype(x.dtype, np.datetime64):
-        from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-
-        locator = AutoDateLocator()
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    localise_axes(ax, dates=np.issubdtype(x.dtype, np.datetime64))
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     return ax

@@ -591,14 +591,14 @@ def test_the_pdf_of_the_whole_service_has_no_overlapping_text(built):
 
 
 def test_chart_ticks_are_norwegian_month_names_and_decimal_commas(built):
-    from kor import dashboard_plot
+    from kor import dashboard_plot, plotting
 
     set_language("nb")
     r = built["_report"]
-    assert dashboard_plot.month_label(pd.Timestamp("2025-10-01")) == "okt."
-    assert dashboard_plot.month_label(pd.Timestamp("2026-01-01")) == "2026"
-    assert dashboard_plot.tick_number(1.5, 2) == "1,50"
-    assert dashboard_plot.tick_number(-0.0, 1) == "0,0"
+    assert plotting.month_label(pd.Timestamp("2025-10-01")) == "okt."
+    assert plotting.month_label(pd.Timestamp("2026-01-01")) == "2026"
+    assert plotting.tick_number(1.5, 2) == "1,50"
+    assert plotting.tick_number(-0.0, 1) == "0,0"
     ax = dashboard_plot.indicator_chart(r.charts["effect_size"], "effect_size")
     ax.figure.canvas.draw()
     x = [label.get_text() for label in ax.get_xticklabels() if label.get_text()]
@@ -608,8 +608,8 @@ def test_chart_ticks_are_norwegian_month_names_and_decimal_commas(built):
     assert any("," in label for label in y) and not any("." in label for label in y), y
     set_language("en")
     try:
-        assert dashboard_plot.month_label(pd.Timestamp("2025-10-01")) == "Oct"
-        assert dashboard_plot.tick_number(1.5, 2) == "1.50"
+        assert plotting.month_label(pd.Timestamp("2025-10-01")) == "Oct"
+        assert plotting.tick_number(1.5, 2) == "1.50"
     finally:
         set_language("nb")
 

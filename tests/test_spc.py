@@ -450,3 +450,17 @@ def test_plot_marks_end_of_frozen_baseline():
         assert t("spc.legend.baseline_end") in legend
     finally:
         plt.close(ax.figure)
+
+
+def test_a_chart_over_months_has_month_names_in_the_ui_language():
+    """The cycle app's chart showed «Apr», «Jul», «Oct» on a bokmål page."""
+    months = pd.date_range("2025-01-01", periods=24, freq="MS")
+    cc = control_chart(x=months, y=np.linspace(90.0, 99.0, 24), chart="i")
+    ax = spc_plot.control_chart(cc)
+    ax.figure.canvas.draw()
+    labels = [label.get_text() for label in ax.get_xticklabels() if label.get_text()]
+    bokmal = {t(f"report.month.{m}", language="nb") for m in range(2, 13)}
+    assert labels and all(label in bokmal or label.isdigit() for label in labels), labels
+    assert any(label in bokmal for label in labels), labels
+    y = [label.get_text() for label in ax.get_yticklabels() if label.get_text()]
+    assert not any("." in label for label in y), y

@@ -85,12 +85,21 @@ def _openpyxl_rows(path: Path) -> int:
 
 
 def _empty_store(url: str, data: Dataset) -> Store:
-    """A store holding only the data set's teams and users (what an import needs)."""
+    """A fresh store holding only the data set's teams and users (what an import needs).
+
+    The database is made new for every run (the audit trail is append-only, so a store
+    cannot be emptied): SQLite's file is removed, PostgreSQL's public schema dropped.
+    """
+    if url.startswith("sqlite:///"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
+    else:
+        engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+        engine.dispose()
     store = Store.open(url)
-    with store.engine.begin() as conn:  # children first; the schema stays migrated
-        for table in reversed(schema.metadata.sorted_tables):
-            if table.name != "alembic_version":
-                conn.execute(table.delete())
     empty = Dataset(
         teams=data.teams,
         users=data.users,

@@ -15,6 +15,7 @@ import io
 import re
 import textwrap
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -340,50 +341,136 @@ def _table(
     Every cell's text is wrapped to its column (measured, not guessed) and each row is
     as tall as its longest cell, so no text runs into the next cell; numbers are
     right-aligned, words left-aligned. row_height: a one-line row, in figure height.
+    The table must fit on the page; :func:`_paged_table` turns the page when it does not.
     """
-    from matplotlib.table import Table
-
     if len(frame) == 0:
         ax = fig.add_axes([left, top - row_height, width, row_height])
         ax.set_axis_off()
         ax.text(0, 1, t("report.table.empty"), va="top", fontsize=9)
         return top - row_height
-    n = len(frame.columns)
-    rest = (1.0 - first) / max(n - 1, 1)
-    fractions = list(widths) if widths else [first] + [rest] * (n - 1)
-    page_w, page_h = (float(v) * 72 for v in fig.get_size_inches())
-    room = [f * width * page_w * (1 - 2 * _CELL_PAD) for f in fractions]
-    head_size = fontsize * 0.9
-    texts = [[str(v) for v in row] for row in frame.itertuples(index=False)]
-    numeric = [_is_number_column([r[j] for r in texts]) for j in range(n)]
-    grid = [[_wrap(str(c), room[j], head_size, True) for j, c in enumerate(frame.columns)]]
-    grid += [[_wrap(v, room[j], fontsize) for j, v in enumerate(row)] for row in texts]
-    line = fontsize * 1.25 / page_h  # one text line, in figure height
-    heights = [max(row_height, max(len(c) for c in row) * line + row_height - line) for row in grid]
-    total = sum(heights)
-    ax = fig.add_axes([left, top - total, width, total])
-    ax.set_axis_off()
-    table = Table(ax, bbox=[0, 0, 1, 1])
-    table.auto_set_font_size(False)
-    for i, row in enumerate(grid):
-        for j, lines in enumerate(row):
-            head = i == 0
-            loc = "center" if head else ("right" if numeric[j] and j > 0 else "left")
-            cell = table.add_cell(
-                i,
-                j,
-                width=fractions[j],
-                height=heights[i] / total,
-                text="\n".join(lines),
-                loc=loc,
-                facecolor="#eeeeee" if head else "white",
-            )
-            cell.set_linewidth(0.4)
-            cell.set_text_props(
-                fontsize=head_size if head else fontsize, weight="bold" if head else "normal"
-            )
-    ax.add_table(table)
-    return top - total
+    layout = _TableLayout.of(fig, frame, width, fontsize, row_height, first, widths)
+    return layout.draw(fig, range(len(frame)), left, top, width)
+
+
+def _paged_table(
+    pdf: Any,
+    fig: Any,
+    frame: pd.DataFrame,
+    left: float,
+    top: float,
+    width: float,
+    *,
+    title: str,
+    bottom: float = 0.05,
+    **style: Any,
+) -> tuple[Any, float]:
+    """Draw ``frame`` from ``top`` down, turning the page when the rows reach ``bottom``.
+
+    Why: the comparison and completeness tables have a row per team or clinician, and a
+    large service has more than a page holds; cut off at the page edge, the last rows
+    were simply lost. Every continued page has the title with «(forts.)» and the header
+    row again. Saves the full pages to ``pdf`` and returns the last (unsaved) page and
+    the table's bottom edge on it.
+    """
+    if len(frame) == 0:
+        return fig, _table(fig, frame, left, top, width, **style)
+    layout = _TableLayout.of(
+        fig,
+        frame,
+        width,
+        style.get("fontsize", 7.5),
+        style.get("row_height", 0.024),
+        style.get("first", 0.28),
+        style.get("widths"),
+    )
+    rows = list(range(len(frame)))
+    if top - bottom < layout.heights[0] + layout.heights[1]:  # not even one row: next page
+        pdf.savefig(fig)
+        fig, top = _page(t("report.continued", title=title)), 0.92
+    while True:
+        room = top - bottom - layout.heights[0]
+        fit = 0
+        while fit < len(rows) and room >= layout.heights[1 + rows[fit]]:
+            room -= layout.heights[1 + rows[fit]]
+            fit += 1
+        fit = max(fit, 1)  # a row taller than a page is drawn alone rather than lost
+        end = layout.draw(fig, rows[:fit], left, top, width)
+        rows = rows[fit:]
+        if not rows:
+            return fig, end
+        pdf.savefig(fig)
+        fig, top = _page(t("report.continued", title=title)), 0.92
+
+
+@dataclass(frozen=True)
+class _TableLayout:
+    """A table measured for a page: wrapped cell lines, row heights, column widths."""
+
+    grid: list[list[list[str]]]  # header row first; each cell its wrapped lines
+    heights: list[float]  # per grid row, in figure height
+    fractions: list[float]
+    numeric: list[bool]
+    fontsize: float
+
+    @classmethod
+    def of(
+        cls,
+        fig: Any,
+        frame: pd.DataFrame,
+        width: float,
+        fontsize: float,
+        row_height: float,
+        first: float,
+        widths: Sequence[float] | None,
+    ) -> _TableLayout:
+        n = len(frame.columns)
+        rest = (1.0 - first) / max(n - 1, 1)
+        fractions = list(widths) if widths else [first] + [rest] * (n - 1)
+        page_w, page_h = (float(v) * 72 for v in fig.get_size_inches())
+        room = [f * width * page_w * (1 - 2 * _CELL_PAD) for f in fractions]
+        head_size = fontsize * 0.9
+        texts = [[str(v) for v in row] for row in frame.itertuples(index=False)]
+        numeric = [_is_number_column([r[j] for r in texts]) for j in range(n)]
+        grid = [[_wrap(str(c), room[j], head_size, True) for j, c in enumerate(frame.columns)]]
+        grid += [[_wrap(v, room[j], fontsize) for j, v in enumerate(row)] for row in texts]
+        line = fontsize * 1.25 / page_h  # one text line, in figure height
+        heights = [
+            max(row_height, max(len(c) for c in row) * line + row_height - line) for row in grid
+        ]
+        return cls(grid, heights, fractions, numeric, fontsize)
+
+    def draw(self, fig: Any, rows: Sequence[int], left: float, top: float, width: float) -> float:
+        """Draw the header and ``rows`` (data-row positions) from ``top``; the bottom edge."""
+        from matplotlib.table import Table
+
+        grid = [self.grid[0]] + [self.grid[1 + r] for r in rows]
+        heights = [self.heights[0]] + [self.heights[1 + r] for r in rows]
+        total = sum(heights)
+        ax = fig.add_axes([left, top - total, width, total])
+        ax.set_axis_off()
+        table = Table(ax, bbox=[0, 0, 1, 1])
+        table.auto_set_font_size(False)
+        head_size = self.fontsize * 0.9
+        for i, row in enumerate(grid):
+            for j, lines in enumerate(row):
+                head = i == 0
+                loc = "center" if head else ("right" if self.numeric[j] and j > 0 else "left")
+                cell = table.add_cell(
+                    i,
+                    j,
+                    width=self.fractions[j],
+                    height=heights[i] / total,
+                    text="\n".join(lines),
+                    loc=loc,
+                    facecolor="#eeeeee" if head else "white",
+                )
+                cell.set_linewidth(0.4)
+                cell.set_text_props(
+                    fontsize=head_size if head else self.fontsize,
+                    weight="bold" if head else "normal",
+                )
+        ax.add_table(table)
+        return top - total
 
 
 def _text_block(
@@ -463,13 +550,29 @@ def report_pdf(
             unit_label=t(f"indicator.{report.unit}"),
             ax=ax,
         )
-        bottom = _table(fig, tables["funnel"], 0.05, y - 0.37, 0.9, fontsize=7, first=0.16)
-        _table(fig, tables["comparison"], 0.05, bottom - 0.04, 0.9, fontsize=6.5, first=0.16)
+        title = t("report.section.comparison")
+        fig, bottom = _paged_table(
+            pdf, fig, tables["funnel"], 0.05, y - 0.37, 0.9, title=title, fontsize=7, first=0.16
+        )
+        fig, _bottom = _paged_table(
+            pdf,
+            fig,
+            tables["comparison"],
+            0.05,
+            bottom - 0.04,
+            0.9,
+            title=title,
+            fontsize=6.5,
+            first=0.16,
+        )
         pdf.savefig(fig)
         # 4. completeness
-        fig = _page(t("report.section.completeness"))
+        title = t("report.section.completeness")
+        fig = _page(title)
         _text_block(fig, 0.92, [t("report.completeness.intro")], fontsize=8, width=115)
-        _table(fig, tables["completeness"], 0.07, 0.87, 0.86, fontsize=8)
+        fig, _bottom = _paged_table(
+            pdf, fig, tables["completeness"], 0.07, 0.87, 0.86, title=title, fontsize=8
+        )
         pdf.savefig(fig)
         # 5. methods
         fig = _page(t("report.section.methods"))

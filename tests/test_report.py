@@ -697,3 +697,33 @@ def test_headline_numbers_are_equal_on_screen_in_html_xlsx_and_pdf(built):
 def _number_text(value: float, like: str) -> str:
     decimals = len(like.split(",")[1]) if "," in like else 0
     return f"{value:.{decimals}f}".replace(".", ",")
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
+def test_a_table_longer_than_a_page_goes_on_over_the_next_pages(tmp_path):
+    """A service with many clinicians: the comparison and completeness tables once ran off
+    the bottom of the page and the last rows were lost."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    from kor import dashboard_plot
+
+    set_language("nb")
+    frame = pd.DataFrame({"Enhet": [f"enhet-{i:03d}" for i in range(150)], "Klienter": range(150)})
+    pdf = tmp_path / "long-table.pdf"
+    with PdfPages(pdf) as pages:
+        fig = dashboard_plot._page("Datafullstendighet")
+        fig, bottom = dashboard_plot._paged_table(
+            pages, fig, frame, 0.07, 0.87, 0.86, title="Datafullstendighet", fontsize=8
+        )
+        assert 0.05 <= bottom < 0.87
+        pages.savefig(fig)
+    found = _pdf_words(pdf)
+    words = [w[4] for _width, _height, page in found for w in page]
+    assert [w for w in words if w.startswith("enhet-")] == list(frame["Enhet"])  # all, in order
+    assert len(found) >= 3
+    for _width, _height, page in found[1:]:  # every continued page: title and header again
+        text = [w[4] for w in page]
+        assert "(forts.)" in text and "Enhet" in text
+    for number, (_width, height, page) in enumerate(found, 1):
+        assert all(w[3] <= height * 0.96 for w in page if w[4].startswith("enhet-")), number
+    assert _overlapping_words(pdf) == []

@@ -149,7 +149,7 @@ def _browser_runs(
                 ready.append(time.perf_counter() - start)
             option = page.locator(".kor-client-list option").nth(first + run)
             page.locator(".kor-client-list select").select_option(label=option.inner_text())
-            page.wait_for_selector(".kor-chart .widget-image", timeout=60_000)
+            page.wait_for_selector(".kor-chart img.kor-chart-img", timeout=60_000)
             for i, v in enumerate((3.0, 4.0, 5.0, 6.0), start=1):
                 page.locator(f".kor-value-outcome-{i} input").click()  # the typed-value box
                 page.keyboard.press("Control+A")

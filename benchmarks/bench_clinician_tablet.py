@@ -6,7 +6,12 @@ Starts ``kor app`` with the bundled sample in a fresh data directory as the clin
 * tap_s: choosing a client in the list until the entry form and the client's chart are
   shown (the caption names the client and the image is there);
 * save_confirm_s: the tap on «Lagre» (four ORS values typed) until the confirmation shows;
-* save_chart_s: the same tap until the chart counts the new session (its caption).
+* save_chart_s: the same tap until the chart counts the new session (its caption);
+* list_ready_s against minimal_ready_s: page request until the client list is usable,
+  against a minimal Voilà page (the same imports, one button) served by the same
+  ``kor app`` in the same run, visits alternating and ``--gap`` seconds apart so Voilà's
+  preheated kernel is ready for each (as when clinicians open the app minutes apart).
+  The minimal notebook is written to ``notebooks/`` for the run and removed after it.
 
 Prints medians and the machine's load (1-minute load average before and after: the
 machine is shared, and the figures scale with it) and writes
@@ -21,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import tempfile
@@ -35,6 +41,32 @@ from bench_clinician import APP, CLINICIAN, Server  # noqa: E402
 
 _SESSIONS = "() => document.querySelector('.kor-chart-caption p')?.dataset.sessions"
 
+#: The reference page: the clinician notebook's imports and preheat, then one button.
+MINIMAL = "_bench_minimal.ipynb"
+_MINIMAL_CELLS = [
+    "from voila.utils import wait_for_request\n\nfrom widgets.clinician import clinician_app\n"
+    "\nwait_for_request()",
+    "import ipywidgets as w\n\nb = w.Button(description='ok')\nb.add_class('kor-bench-ready')\nb",
+]
+
+
+def _minimal_notebook() -> dict[str, object]:
+    cells = [
+        {"cell_type": "code", "execution_count": None, "id": f"bench{i}", "metadata": {},
+         "outputs": [], "source": text}
+        for i, text in enumerate(_MINIMAL_CELLS)
+    ]  # fmt: skip
+    kernel = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    return {"cells": cells, "metadata": {"kernelspec": kernel}, "nbformat": 4,
+            "nbformat_minor": 5}  # fmt: skip
+
+
+def _ready(page, url: str, selector: str) -> float:  # noqa: ANN001
+    start = time.perf_counter()
+    page.goto(url, timeout=180_000)
+    page.wait_for_selector(selector, timeout=180_000)
+    return time.perf_counter() - start
+
 
 def _type(page, css: str, text: str) -> None:  # noqa: ANN001
     page.locator(f"{css} input").click()
@@ -43,8 +75,8 @@ def _type(page, css: str, text: str) -> None:  # noqa: ANN001
     page.keyboard.press("Enter")
 
 
-def run(repeats: int) -> dict[str, object]:
-    """Tap and save timings in one tablet page against a fresh sample."""
+def run(repeats: int, gap: float) -> dict[str, object]:
+    """Page-ready, tap and save timings in tablet pages against a fresh sample."""
     from playwright.sync_api import sync_playwright
 
     from tests.browser.conftest import chromium_path
@@ -59,17 +91,32 @@ def run(repeats: int) -> dict[str, object]:
         context = browser.new_context(viewport={"width": 1024, "height": 768})
         context.request.get(f"{server.url}/?token={server.token}")
         page = context.new_page()
+        minimal = ROOT / "notebooks" / MINIMAL
+        minimal.write_text(json.dumps(_minimal_notebook(), indent=1))
+        lists, bare = [], []
+        try:
+            _ready(page, f"{server.url}/voila/render/{MINIMAL}", ".kor-bench-ready")  # warm
+            for _ in range(repeats):
+                time.sleep(gap)
+                lists.append(_ready(page, server.url + APP, ".kor-client-list option"))
+                time.sleep(gap)
+                bare.append(
+                    _ready(page, f"{server.url}/voila/render/{MINIMAL}", ".kor-bench-ready")
+                )
+        finally:
+            minimal.unlink(missing_ok=True)
+        time.sleep(gap)
         page.goto(server.url + APP, timeout=120_000)
         page.wait_for_selector(".kor-client-list option", timeout=120_000)
         labels = [o for o in page.locator(".kor-client-list option").all_inner_texts() if o]
         for i in range(repeats):
             label = labels[-1 - i]  # clients without a session today
-            client = label.split("·")[0].strip(" !‼i")
+            client = re.search(r"K\d+", label).group(0)  # rows may lead with the level word
             start = time.perf_counter()
             page.locator(".kor-client-list select").select_option(label=label)
             page.wait_for_function(
                 "(c) => document.querySelector('.kor-chart-caption p')?.textContent"
-                ".startsWith(c) && document.querySelector('.kor-chart .widget-image')"
+                ".startsWith(c) && document.querySelector('.kor-chart img.kor-chart-img')"
                 " && document.querySelector('.kor-form-outcome').offsetParent !== null",
                 arg=client,
                 timeout=60_000,
@@ -92,10 +139,21 @@ def run(repeats: int) -> dict[str, object]:
         "tap_s": taps,
         "save_confirm_s": confirms,
         "save_chart_s": charts,
+        "list_ready_s": lists,
+        "minimal_ready_s": bare,
         "medians": {
             "tap_s": round(statistics.median(taps), 3),
             "save_confirm_s": round(statistics.median(confirms), 3),
             "save_chart_s": round(statistics.median(charts), 3),
+            "list_ready_s": round(statistics.median(lists), 3),
+            "minimal_ready_s": round(statistics.median(bare), 3),
+            "list_ready_ratio": round(statistics.median(lists) / statistics.median(bare), 2),
+        },
+        "goals": {
+            "tap_s": 1.0,
+            "save_confirm_s": 0.3,
+            "save_chart_s": 1.0,
+            "list_ready_ratio": 1.5,
         },
         "machine": {
             "python": platform.python_version(),
@@ -109,8 +167,9 @@ def run(repeats: int) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--gap", type=float, default=20.0, help="seconds between page visits")
     args = parser.parse_args()
-    result = run(args.repeats)
+    result = run(args.repeats, args.gap)
     out = ROOT / "benchmarks" / "results" / "clinician-tablet.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["medians"]), result["machine"], "->", out)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kor import measures
+from kor import measures, raters
 from kor.change import episode_change
 from kor.flags import LEVELS, current_flags, evaluate_flags
 from kor.frames import ITEM_COLUMNS, Dataset, require_columns, session_table
@@ -269,7 +269,8 @@ def _none_for_missing(values: pd.Series) -> pd.Series:
 
 
 def session_entries(data: Dataset, episode: int) -> pd.DataFrame:
-    """What is stored for each session of ``episode``: one row per measurement.
+    """What is stored for each session of ``episode``: one row per measurement of the
+    client's own (a parent's or teacher's rating is drawn on the chart, not corrected here).
 
     Columns :data:`ENTRY_COLUMNS`; a session without any measurement has one row with
     ``kind`` None. ``kind`` is the measure's kind (``outcome`` / ``alliance``) and
@@ -278,7 +279,8 @@ def session_entries(data: Dataset, episode: int) -> pd.DataFrame:
     """
     s = data.sessions.loc[data.sessions["episode_id"] == episode]
     s = s.rename(columns={"number": "session_no"})
-    m = data.measurements.loc[data.measurements["session_id"].isin(s["session_id"])].copy()
+    m = data.measurements.loc[data.measurements["session_id"].isin(s["session_id"])]
+    m = raters.of_rater(m, raters.DEFAULT_RATER).copy()  # the client's own (kor.raters)
     if "version" not in m.columns:
         m["version"] = 1
     kinds = {code: meas.kind for code, meas in measures.MEASURES.items()}
@@ -352,6 +354,8 @@ class EpisodeView:
     path: pd.DataFrame
     flags: pd.DataFrame
     row: dict[str, Any] | None
+    #: other raters' outcome totals (:func:`kor.raters.collateral_outcomes`), for the chart
+    collateral: pd.DataFrame | None = None
 
 
 def current_episode_flags(sessions: pd.DataFrame, model: Any) -> pd.DataFrame:
@@ -384,4 +388,7 @@ def episode_view(data: Dataset, model: Any, episode: int) -> EpisodeView:
         path=episode_path(model, sessions),
         flags=flags,
         row=rows.to_dict("records")[0] if len(rows) else None,
+        collateral=raters.collateral_outcomes(
+            data.measurements, data.sessions.loc[data.sessions["episode_id"] == episode]
+        ),
     )

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kor import measures
+from kor import measures, raters
 from kor.i18n import get_language, t
 from kor.plotting import PALETTE
 
@@ -29,6 +29,13 @@ _CUTOFF = PALETTE[5]  # vermillion
 _ALLIANCE = PALETTE[2]  # bluish green
 _FLAG = PALETTE[5]
 _OUTCOME_KINDS = ("not_on_track", "no_improvement", "deterioration", "missing_outcome")
+#: Each rater's line differs by colour, marker and line style (reads in greyscale too).
+_RATER_STYLE = {
+    "client": (PALETTE[7], "o", "-"),
+    "parent": (PALETTE[1], "^", "--"),
+    "teacher": (PALETTE[3], "D", ":"),
+    "other": (PALETTE[4], "v", "-."),
+}
 
 #: Sizes of the app's own figure. It is shown from about 360 px (phone, tablet in
 #: portrait) to 760 px wide; drawn 5.2 in wide at 110 dpi (572 px) with 14 pt text, every
@@ -60,6 +67,7 @@ def client_chart(
     title: str | None = None,
     ax: Any = None,
     alliance_ax: Any = None,
+    collateral: pd.DataFrame | None = None,
 ) -> Any:
     """Draw one episode: outcome above (cut-off, reliable-change band, expected path),
     alliance below (threshold). Returns the outcome Axes; the alliance Axes is the
@@ -72,6 +80,10 @@ def client_chart(
     outcome_measure / alliance_measure: measure codes (for cut-off, reliable change
     and alliance threshold). ax / alliance_ax: axes to draw into; by default a new
     figure with the two stacked.
+    collateral: other raters' outcome totals (:func:`kor.raters.collateral_outcomes`:
+    session_no, rater, outcome), one line each, labelled in plain words («Forelder»);
+    the client's own line is then labelled «Klienten». The expected path, its bands
+    and the reliable-change band belong to the client's own line only.
     """
     own_figure = ax is None
     if ax is None:
@@ -90,9 +102,17 @@ def client_chart(
     om = measures.get(outcome_measure)
     am = measures.get(alliance_measure) if alliance_measure else None
     has_outcome = bool(np.isfinite(outcome).any())
+    others = []
+    if collateral is not None and len(collateral):
+        drawn = collateral.loc[np.isfinite(collateral["outcome"].to_numpy(dtype=float))]
+        drawn = drawn.sort_values("session_no", kind="stable")
+        others = [(r, drawn.loc[drawn["rater"] == r]) for r in raters.RATERS]
+        others = [(r, rows) for r, rows in others if len(rows)]
     last_x = float(np.nanmax(x)) if len(x) else 1.0
     if path is not None and len(path):
         last_x = max(last_x, float(path["session_no"].max()))
+    if others:
+        last_x = max(last_x, max(float(rows["session_no"].max()) for _, rows in others))
 
     # --- reliable-change band around the intake (hatched, so it reads in greyscale)
     if has_outcome and om.reliable_change:
@@ -166,8 +186,24 @@ def client_chart(
         linewidth=2.6,
         zorder=4,
         clip_on=False,  # a point at 0 or 40 is drawn whole, not cut by the frame
-        label=t("clinician.chart.observed", measure=om.code),
+        label=t(raters.label_key(raters.outcome_rater()))
+        if others
+        else t("clinician.chart.observed", measure=om.code),
     )
+    for rater, rows in others:  # one line per collateral rater, beneath the client's
+        colour, marker, style = _RATER_STYLE[rater]
+        ax.plot(
+            rows["session_no"].to_numpy(dtype=float),
+            rows["outcome"].to_numpy(dtype=float),
+            color=colour,
+            marker=marker,
+            markersize=9,
+            linewidth=2.0,
+            linestyle=style,
+            zorder=3,
+            clip_on=False,
+            label=t(raters.label_key(rater)),
+        )
     if keep.any():
         ax.annotate(
             _number(outcome[keep][-1]),

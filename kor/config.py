@@ -27,6 +27,11 @@ Settings (environment first, then defaults):
 
       [fhir]                                      # FHIR exchange (kor.fhir, docs/fhir.md)
       base = "https://fhir.eksempel.kommune.no/kor"
+
+      [analysis]                                  # whose ratings change, flags and
+      outcome_rater = "client"                    # indicators use (kor.raters): the
+                                                  # client's own (default), or "parent",
+                                                  # "teacher", "other"
 """
 
 from __future__ import annotations
@@ -121,7 +126,7 @@ def apply_service_config(settings: dict[str, Any]) -> None:
     """Apply measure settings and licensed wording from a loaded configuration."""
     from kor import flags, i18n, measures
 
-    unknown = set(settings) - {"measures", "wording", "flags", "fhir"}
+    unknown = set(settings) - {"measures", "wording", "flags", "fhir", "analysis"}
     if unknown:
         raise ConfigError(f"unknown configuration sections: {sorted(unknown)}")
     try:
@@ -130,6 +135,10 @@ def apply_service_config(settings: dict[str, Any]) -> None:
         raise ConfigError(str(exc)) from None
     i18n.add_overrides(settings.get("wording", {}))
     flags.configure(settings.get("flags", {}))
+    if "analysis" in settings:  # the outcome rater (kor.raters.configure)
+        from kor import raters
+
+        raters.configure(settings["analysis"])
     if "fhir" in settings:  # canonical base and identifier systems (kor.fhir.configure)
         from kor import fhir
 

@@ -122,7 +122,9 @@ EXTENSIONS: dict[str, tuple[str, str, bool]] = {
     "age-group": ("age_group", "valueCode", False),
     "birth-year": ("birth_year", "valueInteger", False),
 }
-_CELL_COLUMNS: tuple[str, ...] = file_columns(ITEM_COLUMNS)  # every item column
+_CELL_COLUMNS: tuple[str, ...] = (*file_columns(ITEM_COLUMNS), "rater")  # every optional one
+#: ``id`` of the contained RelatedPerson a collateral rating's ``source`` points to.
+_RATER_ID = "rater"
 
 
 # ---------------------------------------------------------------------------
@@ -569,11 +571,39 @@ class _ResponseValidator:
 # ---------------------------------------------------------------------------
 
 
-def _measurement_uuid(ns: Namespaces, client: str, start: str, number: int, code: str) -> str:
-    """A stable identifier of one measurement (same row, same identifier, every export)."""
-    return str(
-        uuid.uuid5(uuid.NAMESPACE_URL, f"{ns.client_system}|{client}|{start}|{number}|{code}")
-    )
+def _measurement_uuid(
+    ns: Namespaces, client: str, start: str, number: int, code: str, rater: str = "client"
+) -> str:
+    """A stable identifier of one measurement (same row, same identifier, every export);
+    a collateral rater's measurement has its own (the client's stays as it always was)."""
+    name = f"{ns.client_system}|{client}|{start}|{number}|{code}"
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, name if rater == "client" else f"{name}|{rater}"))
+
+
+def _rater_elements(ns: Namespaces, client: str, rater: str) -> dict[str, Any]:
+    """``contained`` RelatedPerson and ``source`` of a parent's, teacher's or other adult's
+    rating (FHIR R4 QuestionnaireResponse.source: Reference(... | RelatedPerson)); the
+    relationship is coded in our ``rater`` code system (:data:`kor.raters.RATERS`)."""
+    person = {
+        "resourceType": "RelatedPerson",
+        "id": _RATER_ID,
+        "patient": {"identifier": {"system": ns.client_system, "value": client}},
+        "relationship": [
+            {
+                "coding": [
+                    {
+                        "system": ns.code_system_url("rater"),
+                        "code": rater,
+                        "display": t(f"rater.{rater}", language="nb"),
+                    }
+                ]
+            }
+        ],
+    }
+    return {
+        "contained": [person],
+        "source": {"reference": f"#{_RATER_ID}", "type": "RelatedPerson"},
+    }
 
 
 def _iso_dates(values: pd.Series) -> list[str]:
@@ -637,6 +667,7 @@ def bundle_from_rows(
     clients, teams, clinicians = column("client_code"), column("team"), column("clinician")
     numbers, formats, codes = column("session_no"), column("format"), column("measure")
     ages, births, totals = column("age_group"), column("birth_year"), column("total")
+    rated_by = [r or "client" for r in column("rater")]  # kor.raters; blank = the client
     values = [column(c) for c in ITEM_COLUMNS]
     declared = {code: measures.get(code) for code in set(codes)}
     url = {name: ns.extension_url(name) for name in EXTENSIONS}
@@ -663,7 +694,7 @@ def bundle_from_rows(
         if totals[i] is not None:
             total = _decimal(totals[i], m.decimals)
             items.append({"linkId": "total", "answer": [{"valueDecimal": total}]})
-        ident = _measurement_uuid(ns, str(clients[i]), starts[i], number, m.code)
+        ident = _measurement_uuid(ns, str(clients[i]), starts[i], number, m.code, rated_by[i])
         resource = {
             "resourceType": "QuestionnaireResponse",
             "extension": extensions,
@@ -675,6 +706,8 @@ def bundle_from_rows(
             "author": {"identifier": {"system": ns.clinician_system, "value": str(clinicians[i])}},
             "item": items,
         }
+        if rated_by[i] != "client":  # a parent's, teacher's or other adult's rating
+            resource.update(_rater_elements(ns, str(clients[i]), str(rated_by[i])))
         entry: dict[str, Any] = {"fullUrl": f"urn:uuid:{ident}", "resource": resource}
         if bundle_type == "transaction":
             entry["request"] = {
@@ -822,6 +855,7 @@ class _Response:
             self.cells["measure"] = code
         self.identifier("subject", "client_code", self.ns.client_system)
         self.identifier("author", "clinician", self.ns.clinician_system)
+        self.rater()
         authored = r.get("authored")
         self.paths["session_date"] = f"{where}.authored"
         if authored is None:
@@ -848,6 +882,43 @@ class _Response:
             self.fail("fhir.missing_element", f"{path}.value")
         else:
             self.cells[column] = str(value)
+
+    def rater(self) -> None:
+        """``source``: absent or the client = the client's own rating; a contained
+        RelatedPerson = a collateral rater, its relationship coded in our system."""
+        where, source = self.where, self.resource.get("source")
+        self.paths["rater"] = f"{where}.source"
+        if not isinstance(source, Mapping):
+            return  # no source: the client rated (the file's blank rater cell)
+        reference = source.get("reference")
+        if source.get("type") == "Patient" or not isinstance(reference, str):
+            self.cells["rater"] = "client" if source.get("type") in (None, "Patient") else ""
+            if self.cells["rater"] == "":
+                self.fail("fhir.missing_element", f"{where}.source.reference")
+            return
+        contained = self.resource.get("contained") or []
+        found = [
+            (k, c)
+            for k, c in enumerate(contained)
+            if isinstance(c, Mapping) and f"#{c.get('id')}" == reference
+        ]
+        if not found or found[0][1].get("resourceType") != "RelatedPerson":
+            self.fail("fhir.missing_element", f"{where}.contained")
+            return
+        k, person = found[0]
+        path = f"{where}.contained[{k}].relationship"
+        system = self.ns.code_system_url("rater")
+        codes = [
+            coding
+            for rel in person.get("relationship") or []
+            for coding in (rel.get("coding") or [])
+            if coding.get("system") == system
+        ]
+        if not codes:
+            self.fail("fhir.wrong_system", f"{path}[0].coding[0].system", expected=system)
+            return
+        self.paths["rater"] = f"{path}[0].coding[0].code"
+        self.cells["rater"] = str(codes[0].get("code") or "")
 
     def extensions(self) -> None:
         where = self.where
@@ -1017,6 +1088,8 @@ def _read(
     if cells:
         items = item_columns({c["measure"] for c in cells})  # those of the widest measure
         columns = [c for c in _CELL_COLUMNS if c not in ITEM_COLUMNS or c in items]
+        if not any(c["rater"] for c in cells):  # nobody but the client rated: no column
+            columns.remove("rater")
         frame = pd.DataFrame(cells, columns=columns)
         try:
             rows = read_cells(frame, source=source, rows=np.array(indices), today=today)

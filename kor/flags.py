@@ -265,6 +265,19 @@ _SESSION_COLUMNS = [
 ]
 
 
+_VARIES = object()  # _declared_value: the measures of the kind declare different values
+
+
+def _declared_value(attribute: str, kind: str) -> object:
+    """``Measure.<attribute>`` if every registered measure of ``kind`` declares the same
+    value (NaN for None), else :data:`_VARIES`."""
+    declared = {getattr(m, attribute) for m in measures.MEASURES.values() if m.kind == kind}
+    if len(declared) != 1:
+        return _VARIES
+    (only,) = declared
+    return np.nan if only is None else float(only)
+
+
 def _measure_values(codes: pd.Series, attribute: str, kind: str) -> np.ndarray:
     """``Measure.<attribute>`` per row (NaN where no code or no value declared).
 
@@ -275,11 +288,9 @@ def _measure_values(codes: pd.Series, attribute: str, kind: str) -> np.ndarray:
     that is not registered raises :class:`~kor.errors.ValidationError`.
     """
     column = f"{kind}_measure"
-    declared = {getattr(m, attribute) for m in measures.MEASURES.values() if m.kind == kind}
-    if len(declared) == 1:
-        (only,) = declared
-        value = np.nan if only is None else float(only)
-        return np.full(len(codes), value)
+    declared = _declared_value(attribute, kind)
+    if declared is not _VARIES:
+        return np.full(len(codes), declared)
     values, uniques = pd.factorize(codes.astype("object"), use_na_sentinel=True)
     unknown = [u for u in uniques if u not in measures.MEASURES]
     if unknown:
@@ -507,7 +518,7 @@ def evaluate_flags(
     # Most severe first, then rule order: the rank decides which flag of a kind is kept
     # in a session and the order of flags within a session.
     ranked = sorted(active, key=lambda item: (LEVELS.index(item[1].level), item[0]))
-    taken: dict[str, np.ndarray] = {}  # kind -> positions already flagged
+    taken: dict[str, np.ndarray] = {}  # kind -> True at the positions already flagged
     parts: list[tuple[int, _Fired]] = []
     for rank, (_, rule) in enumerate(ranked):
         f = _evaluate_rule(
@@ -529,12 +540,13 @@ def evaluate_flags(
         )
         if f is None or not len(f.positions):
             continue
+        # A mask per kind rather than sorted sets: one pass, whatever the flag count.
         if rule.kind in taken:
-            keep = ~np.isin(f.positions, taken[rule.kind], assume_unique=True)
+            keep = ~taken[rule.kind][f.positions]
             f = _Fired(*(a[keep] for a in (f.positions, f.value, f.threshold, f.resolved)))
-            taken[rule.kind] = np.union1d(taken[rule.kind], f.positions)
         else:
-            taken[rule.kind] = f.positions
+            taken[rule.kind] = np.zeros(s.n, dtype=bool)
+        taken[rule.kind][f.positions] = True
         parts.append((rank, f))
     if not parts:
         return _empty_flags()
@@ -571,7 +583,8 @@ def evaluate_flags(
             "threshold": threshold,
             "last_session_no": last_session[pos],
             "resolved_session_no": resolved_no,
-        }
+        },
+        copy=False,  # fresh arrays: not stacked into blocks (0.9 s per 8 million flags)
     )
     return out.loc[:, list(FLAG_COLUMNS)]
 
@@ -582,6 +595,9 @@ def _rule_threshold(rule: Rule, s: _Sorted, rows: np.ndarray | None = None) -> n
     n = s.n if rows is None else len(rows)
     if rule.threshold is not None:
         return np.full(n, float(rule.threshold))
+    declared = _declared_value(attribute, "alliance")
+    if declared is not _VARIES:  # the same for every measure: no need to read the codes
+        return np.full(n, declared)
     codes = s.take(column, np.arange(s.n) if rows is None else rows)
     return _measure_values(codes, attribute, "alliance")
 

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kor import measures
+from kor import measures, raters
 from kor.errors import MissingColumnsError
 
 __all__ = [
@@ -151,12 +151,15 @@ def file_columns(items: tuple[str, ...] = CORE_ITEM_COLUMNS) -> tuple[str, ...]:
 
 
 def table_columns(name: str, frame: pd.DataFrame) -> list[str]:
-    """:data:`TABLE_COLUMNS` of table ``name`` plus the optional item columns ``frame`` has."""
+    """:data:`TABLE_COLUMNS` of table ``name`` plus the optional columns ``frame`` has
+    (measurements: ``item5``..``item10`` and ``rater``, :mod:`kor.raters`)."""
     columns = list(TABLE_COLUMNS[name])
     if name == "measurements":
         extra = [c for c in ITEM_COLUMNS[len(CORE_ITEM_COLUMNS) :] if c in frame.columns]
         at = columns.index(CORE_ITEM_COLUMNS[-1]) + 1
         columns[at:at] = extra
+        if "rater" in frame.columns:
+            columns.append("rater")
     return columns
 
 
@@ -275,10 +278,19 @@ def file_rows(ds: Dataset) -> pd.DataFrame:
         }
     )
     order = ["client_code", "episode_start", "session_no", "measure"]
-    return out.sort_values(order).reset_index(drop=True)
+    if "rater" in m.columns:  # a collateral rating there: the file says who rated each row
+        rater = m["rater"].astype(object).where(m["rater"].notna(), raters.DEFAULT_RATER)
+        if rater.ne(raters.DEFAULT_RATER).any():
+            out["rater"] = rater.to_numpy()
+            out["_r"] = out["rater"].map({r: i for i, r in enumerate(raters.RATERS)})
+            order.append("_r")
+    out = out.sort_values(order).reset_index(drop=True)
+    return out.drop(columns=["_r"], errors="ignore")
 
 
-def session_table(data: Dataset | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+def session_table(
+    data: Dataset | Mapping[str, pd.DataFrame], *, rater: str | None = None
+) -> pd.DataFrame:
     """Join the tables into the session table (one row per session, :data:`SESSION_COLUMNS`).
 
     ``data`` is a :class:`Dataset` or its tables by name; the measurements need only
@@ -286,6 +298,11 @@ def session_table(data: Dataset | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     analysis). The outcome and alliance totals are taken from whichever declared measure
     of that kind was recorded for the session; ``alliance_min_item`` is the lowest of
     the alliance measure's items.
+
+    Only one rater's measurements are used (:mod:`kor.raters`): ``rater``, default the
+    service's outcome rater (the client's own rating unless configured otherwise), so a
+    parent's or teacher's rating never changes a client's change, flags or indicators.
+    A measurements frame without a ``rater`` column is all the client's own.
 
     Units and ranges: ``outcome`` and ``alliance`` are totals in points, 0.0-40.0 for
     the shipped measures (four items of 0.0-10.0), NaN when not recorded;
@@ -298,7 +315,7 @@ def session_table(data: Dataset | Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     (True, True)
     """
     tables = data.tables() if isinstance(data, Dataset) else data
-    meas = tables["measurements"]
+    meas = raters.of_rater(tables["measurements"], rater)
     is_outcome = meas["measure"].isin(measures.codes("outcome")).to_numpy(dtype=bool)
     is_alliance = meas["measure"].isin(measures.codes("alliance")).to_numpy(dtype=bool)
     outcome = meas.loc[is_outcome, ["session_id", "measure", "total"]].rename(

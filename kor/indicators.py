@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from kor import measures
+from kor.change import _few_codes
 from kor.errors import KorStatisticalWarning, ValidationError
 from kor.frames import require_columns
 
@@ -440,8 +441,16 @@ def _group_codes(
     combined = np.zeros(n, dtype=np.int64)
     for codes, uniques in parts:
         combined = combined * len(uniques) + codes
-    gcode, key_values = pd.factorize(combined, sort=True)
-    key_values = np.asarray(key_values, dtype=np.int64)
+    size = 1
+    for _codes, uniques in parts:
+        size *= max(len(uniques), 1)
+    if n and size <= 4 * n + 1024:  # few possible groups: count them instead of hashing
+        present = np.bincount(combined, minlength=size) > 0
+        gcode = (np.cumsum(present) - 1)[combined]
+        key_values = np.flatnonzero(present).astype(np.int64)
+    else:
+        gcode, key_values = pd.factorize(combined, sort=True)
+        key_values = np.asarray(key_values, dtype=np.int64)
     columns: dict[str, object] = {}
     rest = key_values
     decoded = []
@@ -462,10 +471,34 @@ def _group_codes(
     return gcode.astype(np.int64), frame
 
 
+def _factorize(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(values)``; for sorted integers (the session table's episodes) from
+    where the value changes, without hashing every row."""
+    array = values.to_numpy()
+    if array.dtype.kind in "iu" and len(array) > 1 and (array[1:] >= array[:-1]).all():
+        change = np.r_[True, array[1:] != array[:-1]]
+        return np.cumsum(change) - 1, pd.Index(array[change])
+    codes, uniques = pd.factorize(values)
+    return codes, uniques
+
+
 def _distinct(group: np.ndarray, item: np.ndarray, n_items: int, n_groups: int) -> np.ndarray:
-    """Number of distinct ``item`` codes per group code (hash-based, no sort)."""
-    pairs = pd.unique(group.astype(np.int64) * max(n_items, 1) + item)
-    return np.bincount(pairs // max(n_items, 1), minlength=n_groups).astype(float)
+    """Number of distinct ``item`` codes per group code.
+
+    The session table comes sorted by episode and session, so a client's or an
+    episode's rows are adjacent and their groups (months) rise: with the pairs keyed
+    item first, rows repeating the pair before them are dropped and, if what is left
+    rises strictly, it is already the set of distinct pairs. Otherwise what is left is
+    sorted (numpy's integer sort is several times faster than hashing) and deduplicated.
+    """
+    width = max(n_groups, 1)
+    pairs = item.astype(np.int64) * width + group
+    if len(pairs) > 1:
+        pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
+        if not (pairs[1:] > pairs[:-1]).all():
+            pairs = np.sort(pairs)
+            pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]
+    return np.bincount(pairs % width, minlength=n_groups).astype(float)
 
 
 def _last_rows(ep_code: np.ndarray, days: np.ndarray, session_no: np.ndarray) -> np.ndarray:
@@ -511,7 +544,7 @@ def _warning_sessions(
 
 def _alliance_low(sessions: pd.DataFrame, alliance: np.ndarray) -> np.ndarray:
     """True for sessions whose alliance total is under its measure's declared threshold."""
-    codes, uniques = pd.factorize(sessions["alliance_measure"])
+    codes, uniques = _few_codes(sessions["alliance_measure"])
     limits = np.array(
         [
             np.nan
@@ -692,13 +725,13 @@ def service_indicators(
     require_columns(episodes, ("episode", "intake", "change", "category", "assessable"), "episodes")
 
     # Integer codes: episode (in order of appearance), group (sorted), client per episode.
-    ep_code, ep_values = pd.factorize(sessions["episode"])
+    ep_code, ep_values = _factorize(sessions["episode"])
     n_ep = len(ep_values)
     session_no = sessions["session_no"].to_numpy(dtype=np.int64)
     gcode, group_frame = _group_codes(sessions, by, period)
     n_groups = len(group_frame)
     first_row = np.flatnonzero(ep_code > np.maximum.accumulate(np.r_[-1, ep_code[:-1]]))
-    client_code = pd.factorize(sessions["client"].to_numpy()[first_row])[0]
+    client_code = pd.factorize(sessions["client"].take(first_row))[0]
     n_clients = int(client_code.max()) + 1 if n_ep else 0
     row_client = client_code[ep_code]
 
@@ -747,7 +780,7 @@ def service_indicators(
     category = np.where(assessable, from_change("category", object), None)
     # Dropout as of `today`: an episode closed by then (its reason as recorded), or one
     # still open with no session for more than `dropout_days` (counted as dropped out).
-    reason = sessions["end_reason"].to_numpy(dtype=object)[last]
+    reason = sessions["end_reason"].take(last).to_numpy(dtype=object)
     closed_on = _days(sessions["episode_end"].iloc[last])
     closed = ~np.isnat(sessions["episode_end"].to_numpy(dtype="datetime64[ns]")[last])
     closed &= closed_on <= today_day

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from kor import measures
+from kor import measures, raters
 from kor.errors import ImportFileError, MissingColumnsError, ValidationError
 from kor.files import write_atomically
 from kor.frames import CORE_ITEM_COLUMNS, FILE_COLUMNS, ITEM_COLUMNS, file_columns, item_columns
@@ -50,6 +50,7 @@ __all__ = [
     "REQUIRED_COLUMNS",
     "ALIASES",
     "FRAME_COLUMNS",
+    "RATER_COLUMN",
     "MAX_BYTES",
     "TOTAL_TOLERANCE",
     "canonical_column",
@@ -61,7 +62,9 @@ __all__ = [
 #: File columns in the order :func:`write_sessions` writes them (canonical headers);
 #: ``item5``..``item10`` follow ``item4`` when a measure that wide is in the file.
 COLUMNS: tuple[str, ...] = FILE_COLUMNS
-_ANY_COLUMNS = file_columns(ITEM_COLUMNS)  # with every optional item column
+#: The optional ``rater`` column (:mod:`kor.raters`): who rated; blank or absent = client.
+RATER_COLUMN = "rater"
+_ANY_COLUMNS = (*file_columns(ITEM_COLUMNS), RATER_COLUMN)  # with every optional column
 #: Columns a file must have; in addition ``age_group`` or ``birth_year`` (or both).
 #: ``item5``..``item10`` are optional: needed only by rows of a measure that wide.
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -74,7 +77,8 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "measure",
     *CORE_ITEM_COLUMNS,
 )
-#: Columns of the frame :func:`read_sessions` returns (item columns as in :data:`COLUMNS`).
+#: Columns of the frame :func:`read_sessions` returns (item columns as in :data:`COLUMNS`;
+#: ``rater`` before ``source_row`` when the file has that column).
 FRAME_COLUMNS: tuple[str, ...] = (*FILE_COLUMNS, "source_row")
 #: Accepted headers per canonical column. Matching ignores case, surrounding space and
 #: the characters space, ``_``, ``-`` and ``.`` (so "Økt nr." matches ``øktnr``).
@@ -91,6 +95,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "measure": ("measure", "skjema"),
     **{f"item{k}": (f"item{k}", f"ledd{k}") for k in range(1, len(ITEM_COLUMNS) + 1)},
     "total": ("total", "sum", "totalskår"),
+    "rater": ("rater", "utfylt_av", "utfyller", "vurdert_av"),
 }
 #: Files larger than this are refused before they are read (bytes; 50 MB).
 MAX_BYTES: int = 50 * 1024 * 1024
@@ -159,6 +164,12 @@ _AGE_ALIASES: dict[str, tuple[str, ...]] = {
 _FORMAT_ALIASES: dict[str, tuple[str, ...]] = {
     "individual": ("individuell", "individuelt"),
     "group": ("gruppe", "gruppeøkt"),
+}
+_RATER_ALIASES: dict[str, tuple[str, ...]] = {
+    "client": ("klient", "selv"),
+    "parent": ("foreldre", "forelder", "mor", "far"),
+    "teacher": ("lærer", "laerer"),
+    "other": ("annen", "annen voksen"),
 }
 
 
@@ -678,6 +689,11 @@ class _Validation:
         self.parsed["format"] = self._choice("format", lookup, measures.FORMATS)
         lookup = {_norm_choice(code): code for code in measures.MEASURES}
         self.parsed["measure"] = self._choice("measure", lookup, measures.MEASURES)
+        if RATER_COLUMN in self.has:  # optional; a blank cell is the client's own rating
+            lookup = _choice_lookup(raters.RATERS, _RATER_ALIASES, "rater")
+            given = self._choice(RATER_COLUMN, lookup, raters.RATERS)
+            blank = self.empty[RATER_COLUMN]
+            self.parsed[RATER_COLUMN] = np.where(blank, raters.DEFAULT_RATER, given)
 
     def dates(self) -> None:
         # days (years 0-9999) until checked; nanosecond timestamps only for dates from 1900
@@ -756,6 +772,18 @@ class _Validation:
                 same = (combos["measure"] == m) & (combos["age_group"] == a)
                 hit = known & (same & (combos["format"] == f)).to_numpy()
                 self.fail(e.key, hit, "measure", **e.params)
+        if RATER_COLUMN in self.has:  # a parent or teacher rates a child's outcome only
+            rater = pd.Series(self.parsed[RATER_COLUMN], dtype=object)
+            collateral = (rater.notna() & rater.ne(raters.DEFAULT_RATER)).to_numpy()
+            for m, a in (
+                combos[known & collateral]
+                .drop_duplicates(["measure", "age_group"])[["measure", "age_group"]]
+                .itertuples(index=False, name=None)
+            ):
+                if not raters.allows_collateral(measures.get(m).kind, a):
+                    same = ((combos["measure"] == m) & (combos["age_group"] == a)).to_numpy()
+                    self.fail("error.rater_not_allowed", known & collateral & same,
+                              RATER_COLUMN, measure=m)  # fmt: skip
 
     def items(self) -> None:
         # a fast range/decimal check per row; each failure is explained by _item_problem
@@ -826,7 +854,8 @@ def _check_sessions(parsed: pd.DataFrame, problems: _Problems, has: set[str]) ->
     complete = frame[keys].notna().all(axis=1)
 
     sub = frame[complete & frame["measure"].notna()]
-    by_measure = sub.groupby([*keys, "measure"], sort=False)
+    per = ["measure", RATER_COLUMN] if RATER_COLUMN in frame.columns else ["measure"]
+    by_measure = sub.groupby([*keys, *per], sort=False, dropna=False)
     first_row = by_measure["_row"].transform("first").to_numpy()
     repeat = by_measure.cumcount().to_numpy() > 0
     for idx in np.flatnonzero(repeat):
@@ -1022,8 +1051,11 @@ def _frame(parsed: pd.DataFrame, rows: np.ndarray, numbered: bool) -> pd.DataFra
             "source_row": rows.astype("int64"),
         }
     )
+    rater = [RATER_COLUMN] if RATER_COLUMN in parsed.columns else []
+    for c in rater:
+        out[c] = parsed[c].astype(str)
     items = item_columns(out["measure"].unique())  # past the widest measure's: left out
-    return out.loc[:, [*file_columns(items), "source_row"]].reset_index(drop=True)
+    return out.loc[:, [*file_columns(items), *rater, "source_row"]].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------
@@ -1071,7 +1103,8 @@ def _prepared(frame: pd.DataFrame) -> dict[str, pd.Series]:
         raise MissingColumnsError(missing, where="frame")
     columns: dict[str, pd.Series] = {}
     codes = frame["measure"].dropna().unique() if "measure" in frame.columns else []
-    for c in file_columns(item_columns(codes)):  # none past the widest measure's items
+    wanted = (*file_columns(item_columns(codes)), RATER_COLUMN)  # none past the widest items
+    for c in wanted:
         if c not in frame.columns:
             continue
         if c in _DATE_COLUMNS:

@@ -79,7 +79,8 @@ def test_setting_four_ors_sliders_and_saving_stores_the_session(store, service):
     m = _measurements(store, ingrid, "K10001")
     assert m["measure"].tolist() == ["ORS"] and m["total"].tolist() == [20.0]
     assert 'data-sessions="1"' in app.caption.value
-    assert app.chart.children and app.chart.children[0].children[0].value[:4] == b"\x89PNG"
+    chart = app.chart.children[0].children[0]  # the chart as <img alt=…>, then the links
+    assert chart.png[:4] == b"\x89PNG" and chart.alt.startswith("Diagram for K10001: ORS-summen")
     assert app.last_save_seconds is not None and app.last_save_seconds < 1.0
 
 
@@ -462,6 +463,34 @@ def test_hand_over_shows_only_the_clients_form_and_returns_only_when_confirmed(s
     assert "Klienten har lagt inn ORS 26,0" in _status(app)
     m = _measurements(store, ingrid, "K10001")
     assert m["total"].tolist() == [26.0]
+
+
+def test_hand_over_survives_a_reload_and_ends_only_when_confirmed(store, service):
+    """A reload (a new app for the same user) opens straight on the client's form: the
+    caseload is never built into the page; after saving, the client's own path."""
+    ingrid = service["ingrid.berg"]
+    app = ClinicianApp(store, ingrid)
+    app.client_list.value = _episode(app, "K10001")
+    _button(app.entry, "kor-handover-outcome").click()
+    reloaded = ClinicianApp(store, ingrid)
+    hand = reloaded.handover
+    assert hand.active and hand.kind == "outcome"
+    shown = _ids(reloaded.widget)
+    for hidden in (reloaded.client_list, reloaded.search, reloaded.left, reloaded.entry):
+        assert hidden.model_id not in shown
+    assert reloaded.client_list.options == ()
+    assert "K10002" not in _texts(reloaded.widget) and "K10003" not in _texts(reloaded.widget)
+    for slider, v in zip(hand.form.sliders, (6.0, 6.5, 7.0, 6.5), strict=True):
+        slider.value = v
+    hand.save_button.click()
+    again = ClinicianApp(store, ingrid)  # reloaded after saving: the path, not the form
+    assert again.handover.active and "Slik har du hatt det" in _texts(again.handover.path)
+    assert again.handover.form.box.layout.display == "none"
+    again.handover.back_button.click()
+    _button(again.handover.confirm_box, "kor-handover-confirm").click()
+    assert not again.handover.active
+    assert not ClinicianApp(store, ingrid).handover.active  # ended: the caseload again
+    assert not ClinicianApp(store, service["ola.nilsen"]).handover.active  # per user
 
 
 def test_hand_over_of_the_srs_adds_it_to_todays_session(store, service):

@@ -9,6 +9,7 @@ import pytest
 
 from kor.access import SYSTEM
 from tests.test_cycle_store import CHANGE, TODAY, rising_dataset
+from widgets.chart_image import ChartImage
 from widgets.cycle import cycle_app
 
 
@@ -68,7 +69,8 @@ def test_app_creates_a_project_ticks_moves_sets_a_goal_and_shows_the_verdict(tmp
     one(app, "kor-change-text").value = "SRS på nettbrett"
     one(app, "kor-change-add").click()
     assert "SRS på nettbrett" in text_of(app)
-    assert find(app, kind=w.Image)
+    (chart,) = find(app, kind=ChartImage)
+    assert chart.png[:4] == b"\x89PNG" and chart.alt.startswith("Diagram: målet over tid")
     assert "Forbedret" in text_of(app) and "Anhøjs serieregel" in text_of(app)
     one(app, "kor-report").click()
     assert "application/pdf" in one(app, "kor-report-links").value

@@ -11,6 +11,7 @@ from kor.frames import session_table
 from kor.i18n import set_language
 from kor.sample import generate
 from kor.store import Store
+from widgets.chart_image import ChartImage
 from widgets.dashboard import QualityDashboard, dashboard_app
 
 
@@ -30,8 +31,8 @@ def _widgets(widget: w.Widget) -> list[w.Widget]:
     return found
 
 
-def _images(widget: w.Widget) -> list[w.Image]:
-    found = [widget] if isinstance(widget, w.Image) else []
+def _images(widget: w.Widget) -> list[ChartImage]:
+    found = [widget] if isinstance(widget, ChartImage) else []
     for child in getattr(widget, "children", ()):
         found.extend(_images(child))
     return found
@@ -62,11 +63,11 @@ def test_the_dashboard_opens_with_trends_and_the_latest_complete_quarter(store):
 
 def test_a_filter_change_recomputes_for_the_team_and_redraws_the_chart(store):
     app = _app(store, "randi.saether")
-    before = _images(app.trend_box)[0].value
+    before = _images(app.trend_box)[0].png
     app.team.value = "VOP"
     assert app.current.team == "VOP" and app.current.filters["team"] == "VOP"
     assert "team VOP" in app.headline.value
-    assert _images(app.trend_box)[0].value != before
+    assert _images(app.trend_box)[0].png != before
     clinicians = {v for _, v in app.clinician.options if v}
     assert clinicians and clinicians <= set(
         app.sessions.loc[app.sessions["team"] == "VOP", "clinician"]
@@ -90,7 +91,9 @@ def test_a_filter_seen_before_is_not_computed_again_and_the_pdf_is_made_on_deman
     app.team.value = ""
     app.team.value = "VOP"
     assert calls == [] and "team VOP" in app.headline.value
-    html_links = [x for x in _widgets(app.trend_box) if isinstance(x, w.HTML)]
+    html_links = [
+        x for x in _widgets(app.trend_box) if isinstance(x, w.HTML) and "kor-download" in x.value
+    ]
     assert ".png" in html_links[0].value and ".pdf" not in html_links[0].value
     button = next(x for x in _widgets(app.trend_box) if isinstance(x, w.Button))
     button.click()
@@ -104,6 +107,7 @@ def test_the_comparison_tab_shows_a_funnel_not_a_league_table(store):
     app.tabs.selected_index = 1
     text = " ".join(_texts(app.comparison_box))
     assert "Grensene blir smalere" in text and len(_images(app.comparison_box)) == 1
+    assert _images(app.comparison_box)[0].alt.startswith("Traktdiagram: hver enhet")
     assert set(app.current.funnel["unit"]) <= {"VOP", "RUS", "BUP"}
 
 
@@ -126,7 +130,8 @@ def test_a_click_on_a_case_shows_that_clients_chart(store):
     buttons[0].click()
     assert app.status.children == ()
     assert app.cases["client"].iloc[0] in " ".join(_texts(app.case_box))
-    assert len(_images(app.case_box)) == 1
+    (chart,) = _images(app.case_box)
+    assert chart.alt.startswith(f"Diagram for {app.cases['client'].iloc[0]}: ORS-summen")
 
 
 def test_the_report_button_shows_progress_and_a_download_link(store):

@@ -48,7 +48,7 @@ def test_research_notebooks_get_no_preheated_kernel():
 @pytest.mark.parametrize(
     ("role", "own"),
     [
-        ("clinician", ["behandler.ipynb", "forbedring.ipynb"]),
+        ("clinician", ["behandler.ipynb", "mine_resultater.ipynb", "forbedring.ipynb"]),
         ("researcher", ["forskning/forventet_forlop.ipynb"]),
         (
             "quality_lead",

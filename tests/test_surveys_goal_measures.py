@@ -238,6 +238,7 @@ def test_the_cycle_app_binds_a_goal_to_a_bsb_item_and_shows_the_round_comparison
     import ipywidgets as w
 
     from kor.store import Store
+    from widgets.chart_image import ChartImage
     from widgets.cycle import cycle_app
 
     def find(widget, cls=None, kind=None):
@@ -270,6 +271,6 @@ def test_the_cycle_app_binds_a_goal_to_a_bsb_item_and_shows_the_round_comparison
     one("kor-goal-target").value = 3.8
     one("kor-goal-save").click()
     text = " ".join(h.value for h in find(app, kind=w.HTML))
-    assert find(app, kind=w.Image)
+    assert find(app, kind=ChartImage)
     assert "Forbedret" in text and "Brunner–Munzel" in text and "Traceback" not in text
     store.close()

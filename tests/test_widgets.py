@@ -13,6 +13,7 @@ from kor.i18n import set_language
 from kor.sample import generate
 from kor.store import Store
 from widgets.apps import overview_app
+from widgets.chart_image import ChartImage
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,8 +27,8 @@ def _texts(widget: w.Widget) -> list[str]:
     return out
 
 
-def _images(widget: w.Widget) -> list[w.Image]:
-    found = [widget] if isinstance(widget, w.Image) else []
+def _images(widget: w.Widget) -> list[ChartImage]:
+    found = [widget] if isinstance(widget, ChartImage) else []
     for child in getattr(widget, "children", ()):
         found.extend(_images(child))
     return found
@@ -46,7 +47,15 @@ def test_overview_shows_counts_and_two_downloadable_charts(sample_store):
     text = " ".join(_texts(app))
     assert "60 klienter" in text
     images = _images(app)
-    assert len(images) == 2 and all(img.value[:4] == b"\x89PNG" for img in images)
+    assert len(images) == 2 and all(img.png[:4] == b"\x89PNG" for img in images)
+    # each chart is an <img> with its text alternative, in plain words
+    assert [img.alt for img in images] == [
+        "Diagram: antall økter per måned, som en linje over tid.",
+        "Diagram: andel økter med ORS registrert, i prosent per måned.",
+    ]
+    assert all(
+        f'alt="{img.alt}"' in img.value and "data:image/png;base64," in img.value for img in images
+    )
     assert text.count('download="') == 4
 
 

@@ -80,8 +80,8 @@ def overview_app(store: Store | None = None, actor: Actor | None = None) -> w.Wi
         body.children = [
             header,
             summary,
-            chart_box(sessions_ax, "okter-per-maned"),
-            chart_box(complete_ax, "ors-fullstendighet"),
+            chart_box(sessions_ax, "okter-per-maned", alt=t("a11y.chart.sessions")),
+            chart_box(complete_ax, "ors-fullstendighet", alt=t("a11y.chart.completeness")),
         ]
 
     root.add_class("kor-app")

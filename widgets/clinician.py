@@ -42,6 +42,8 @@ from widgets.common import (
     message,
     page_style,
 )
+from widgets.rater_picker import RaterPicker
+from widgets.slider import Slider
 
 __all__ = ["ClinicianApp", "clinician_app"]
 
@@ -52,14 +54,13 @@ _LEVEL_SIGNS = {"alert": "‼", "warning": "!", "info": "i"}
 _END_REASONS = ("completed", "dropout", "referred", "moved", "other")
 
 _CSS = """<style>
-.kor-clinician .kor-slider .noUi-handle{width:34px!important;height:34px!important;
-  top:-15px!important;right:-17px!important;border-radius:50%!important;border:2px solid #0072B2}
-.kor-clinician .kor-slider .noUi-target{height:10px!important}
-.kor-clinician .kor-slider{height:52px;width:100%}
-.kor-clinician .kor-slider .widget-readout{font-size:1.3em;min-width:3.2em;font-weight:bold}
-.kor-clinician .kor-untouched .noUi-handle{background:#ddd!important;
-  border:2px dashed #555!important}
-.kor-clinician .kor-untouched .widget-readout{color:#999}
+.kor-clinician .kor-slider{min-height:52px;width:100%}
+.kor-clinician .kor-untouched input.kor-range::-webkit-slider-thumb{background:#ddd;
+  border:3px dashed #555}
+.kor-clinician .kor-untouched input.kor-range::-moz-range-thumb{background:#ddd;
+  border:3px dashed #555}
+.kor-clinician .kor-untouched input.kor-range::-webkit-slider-runnable-track{background:#e6e6e6}
+.kor-clinician .kor-untouched input.kor-range::-moz-range-progress{background:transparent}
 .kor-clinician .kor-client-list select{font-size:1em;font-family:inherit;min-height:420px}
 .kor-clinician .kor-form{border:1px solid #ccc;border-radius:6px;padding:8px 12px;margin:6px 0}
 .kor-clinician .kor-item{font-size:1.1em;font-weight:600;margin-top:4px}
@@ -70,7 +71,6 @@ _CSS = """<style>
 .kor-clinician .kor-room-row > .widget-button{margin:0 8px 8px 0}
 .kor-clinician .kor-form{box-sizing:border-box;max-width:100%}
 .kor-clinician .kor-item-row{margin:4px 0 8px 0}
-.kor-clinician .kor-slider .slider-container{margin:0 18px!important}
 .kor-clinician .kor-anchors{display:flex;justify-content:space-between;gap:12px;
   font-size:0.95em;color:#333}
 .kor-clinician .kor-value input{font-size:1.3em;font-weight:bold;text-align:center}
@@ -79,7 +79,17 @@ _CSS = """<style>
 .kor-clinician .kor-status .kor-message{font-size:1.15em!important;background:#fff}
 .kor-clinician .kor-value-error .kor-message{padding:4px 8px;border-left:4px solid #a11d1d;
   color:#a11d1d;font-weight:600}
-.kor-clinician .kor-chart .widget-image{width:100%;max-width:760px;height:auto}
+.kor-clinician .kor-chart .kor-chart-img{width:100%;max-width:760px;height:auto}
+@media (max-width: 900px) {
+  .kor-clinician .kor-room-columns {flex-wrap:wrap}
+  .kor-clinician .kor-room-columns > .kor-caseload,
+  .kor-clinician .kor-room-columns > .kor-entry-column
+    {flex:1 1 100% !important; width:100% !important; min-width:0 !important;
+     max-width:100% !important; padding:0 !important; box-sizing:border-box}
+  .kor-clinician .kor-client-list, .kor-clinician .kor-client-list select
+    {width:100% !important; max-width:100%; min-width:0; box-sizing:border-box}
+  .kor-clinician .kor-client-list select {min-height:0; height:232px}
+}
 </style>"""
 
 
@@ -110,14 +120,12 @@ class _Form:
         self.measure: measures.Measure | None = None
         self.title = w.HTML()
         self.pool = [  # one slider per possible item; the measure's are shown
-            w.FloatSlider(
+            Slider(
                 min=0.0,
                 max=10.0,
                 step=0.1,
                 value=0.0,
-                readout=False,
-                continuous_update=False,
-                layout=w.Layout(width="100%", height="52px", margin="0"),
+                layout=w.Layout(width="100%", min_height="52px", margin="0"),
             )
             for _ in range(measures.MAX_ITEMS)
         ]
@@ -247,7 +255,10 @@ class _Form:
         self.labels[i].value = f'<div class="kor-item">{name}{state}</div>'
         self.boxes[i].placeholder = t("clinician.value.placeholder")
         self.boxes[i].tooltip = t("clinician.value.label", item=self.measure.item_label(item))
-        self.pool[i].tooltip = self.measure.item_label(item)  # the slider handle's name
+        self.pool[i].description = t(  # the line's accessible name: «ORS: Individuelt»
+            "a11y.slider.label", measure=self.measure.code, item=self.measure.item_label(item)
+        )
+        self.pool[i].decimal_comma = get_language() == "nb"
         low, high = (html.escape(a) for a in _anchors(self.measure, item))
         lo, hi = (_num(v, self.measure.decimals) for v in self.measure.item_range)
         ends = f"<span>{lo} · {low}</span><span>{high} · {hi}</span>"
@@ -296,7 +307,7 @@ class _Form:
         self.set(vals, [True] * len(vals), vals)
 
     @property
-    def sliders(self) -> list[w.FloatSlider]:
+    def sliders(self) -> list[Slider]:
         """The sliders of the measure's items, in form order (the others are hidden)."""
         return self.pool[: self.n_items]
 
@@ -457,12 +468,14 @@ class ClinicianApp:
         self.end_box.selected_index = None
 
         self.handover = _HandOver(self)
+        self.rater_picker = RaterPicker(self.forms, self._choose_session)  # issue 18
         self.entry = w.VBox(
             [
                 self.header,
                 self.handover.bar,
                 w.HBox([self.session_picker], layout=w.Layout(width="100%")),
                 w.HBox([self.session_date, self.session_format]),
+                self.rater_picker.box,  # who rates: a child's parent or teacher too
                 # one form above the other: each 0-10 line gets the whole width
                 w.VBox(
                     [self.forms["outcome"].box, self.forms["alliance"].box],
@@ -493,6 +506,10 @@ class ClinicianApp:
         self.right = w.VBox(
             [self.placeholder, self.undo_box, self.entry], layout=w.Layout(flex="1")
         )
+        # under 900 px (a tablet held upright, a phone) the list goes above the form as a
+        # short scrolling picker and the form gets the screen's width (_CSS)
+        self.left.add_class("kor-caseload")
+        self.right.add_class("kor-entry-column")
         self.language = language_switch(self._retranslate)
         self.widget = w.VBox(
             [
@@ -501,7 +518,9 @@ class ClinicianApp:
                 w.HBox(
                     [self.title, self.language], layout=w.Layout(justify_content="space-between")
                 ),
-                w.HBox([self.left, self.right], layout=w.Layout(width="100%")),
+                w.HBox([self.left, self.right], layout=w.Layout(width="100%")).add_class(
+                    "kor-room-columns"
+                ),
             ],
             layout=w.Layout(width="100%", max_width="1400px", padding="8px"),
         )
@@ -596,6 +615,7 @@ class ClinicianApp:
         self.end_reason.tooltip = t("room.label.end_reason")
         self.end_date.tooltip = t("room.label.end_date")
         self.handover.texts()
+        self.rater_picker.texts()
         if self.end_confirm.children:
             self._ask_end_episode()
 
@@ -629,9 +649,11 @@ class ClinicianApp:
             ]
             self.clinician_picker.value = None
             self._render_list()
+            self.handover.resume()
             return
         self.clinician_teams = {self.actor.username: self.actor.team}
         self._load_list()
+        self.handover.resume()
 
     def _load_list(self) -> None:
         if self.model is None:
@@ -742,6 +764,7 @@ class ClinicianApp:
         self.placeholder.layout.display = "none"
         self.undo_box.children = []
         self.handover.texts()  # the hand-over buttons name this client's measures
+        self.rater_picker.show_for(self.view.row["age_group"] if self.view.row else None)
         self.entry.layout.display = None
 
     def _reload(self, *, chart: bool = True) -> None:
@@ -918,9 +941,16 @@ class ClinicianApp:
             alliance_measure=alliance.code,
             age_group=row["age_group"],
             title=t("clinician.chart.title", client=row["client"], measure=outcome.code),
+            collateral=view.collateral,  # a parent's or teacher's line beside the client's
         )
         # the PDF is drawn only when asked for: it cost as much as the PNG on every tap
-        box = chart_box(ax, f"kor-{row['client']}", pdf="on_demand")
+        alt = t(
+            "a11y.chart.client",
+            client=row["client"],
+            measure=outcome.code,
+            alliance=alliance.code,
+        )
+        box = chart_box(ax, f"kor-{row['client']}", alt=alt, pdf="on_demand")
         self.chart.children = [box]
         # after the image: a caption counting the new session means the chart shows it
         self.caption.value = (
@@ -999,14 +1029,18 @@ class ClinicianApp:
                 session_date=self.session_date.value,
                 format=self.session_format.value,
                 measurements={self._measure(k).code: v for k, v in values.items()},
+                rater=self.rater_picker.value,
             )
             done = [f"{self._measure(k).code} {_num(sum(v.values()))}" for k, v in values.items()]
         else:
             for kind, v in values.items():
                 stored = cl.stored_entry(self.view.entries, target, kind)
+                stored = None if self.rater_picker.collateral else stored  # never the client's
                 code = self._measure(kind).code
                 if stored is None:
-                    self.store.add_measurement(self.actor, target, code, v)
+                    self.store.add_measurement(
+                        self.actor, target, code, v, rater=self.rater_picker.value
+                    )
                     done.append(f"{code} {_num(sum(v.values()))}")
                 else:
                     self.store.correct_measurement(
@@ -1015,6 +1049,9 @@ class ClinicianApp:
                     done.append(t("clinician.corrected", measure=code, total=_num(sum(v.values()))))
         self.last_save_seconds = time.perf_counter() - started
         self.drafts.pop(self.episode, None)
+        if self.rater_picker.collateral:  # «CORS 26,5 (Forelder)»; then the client's own again
+            done = [f"{d} ({t(f'rater.{self.rater_picker.value}')})" for d in done]
+            self.rater_picker.show_for(self.view.row["age_group"] if self.view.row else None)
         what, now = ", ".join(done), time.strftime("%H:%M:%S")
         # the confirmation, the session picker, the form and the warnings change together
         # (one read of the episode, no drawing); the chart follows
@@ -1185,6 +1222,7 @@ class _HandOver:
         self.kind = "outcome"
         self.measure: measures.Measure | None = None
         self.saved: str | None = None  # what the client entered, for the clinician
+        self.hand_over_id: int | None = None  # the stored hand-over (survives a reload)
         self.buttons = {
             kind: w.Button(layout=w.Layout(width="auto", **_h(48))) for kind in app.forms
         }
@@ -1276,6 +1314,36 @@ class _HandOver:
             if stored is not None:
                 code = measures.get(stored["measure"]).code
                 raise ValidationError("room.handover.already", measure=code)
+        self._enter(kind, fmt, app.store.start_hand_over(app.actor, app.episode, kind))
+
+    def resume(self) -> None:
+        """Reopen the acting user's open hand-over (a reload of the page, a new tab).
+
+        Why: the hand-over is stored (:meth:`kor.store.Store.start_hand_over`), so a
+        client who reloads the page gets their own form again, never the caseload; the
+        app is still being built when this runs, so the list never reaches the browser.
+        When the form was saved already, the client sees their own path.
+        """
+        app = self.app
+        found = app.store.open_hand_over(app.actor)
+        if found is None:
+            return
+        app._select_episode(found["episode"])
+        session = self._today()
+        row = app._session_row(session) if session is not None else {"format": "individual"}
+        self._enter(found["form"], row["format"], found["id"])
+        stored = None if session is None else cl.stored_entry(app.view.entries, session, self.kind)
+        if stored is not None:
+            self.saved = f"{self.measure.code} {_num(stored['total'])}"
+            self.form.box.layout.display = "none"
+            self.save_button.layout.display = "none"
+            self._show(message(t("room.handover.saved"), "success"))
+            self._show_path()
+
+    def _enter(self, kind: str, fmt: str, hand_over_id: int) -> None:
+        """Show only this client's ``kind`` form: the caseload leaves the page."""
+        app = self.app
+        self.hand_over_id = hand_over_id
         self.kind = kind
         self.measure = measures.measure_for(kind, app.view.row["age_group"], fmt)
         app._keep_draft()
@@ -1353,6 +1421,9 @@ class _HandOver:
     def _back(self) -> None:
         """The clinician's deliberate return: the caseload comes back, the client stays open."""
         app = self.app
+        if self.hand_over_id is not None:
+            app.store.end_hand_over(app.actor, self.hand_over_id)
+            self.hand_over_id = None
         self.active = False
         self.confirm_box.children = []
         app.widget.children = self._clinician_view

@@ -20,6 +20,7 @@ from kor.errors import KorError, ValidationError
 from kor.i18n import LANGUAGES, get_language, set_language, t
 from kor.plotting import figure_bytes
 from kor.redact import exception_summary
+from widgets.chart_image import ChartImage
 
 __all__ = [
     "FramedApp",
@@ -51,7 +52,7 @@ _PAGE_CSS = """<style>
 .kor-app textarea:focus-visible, .kor-app a:focus-visible, .kor-app .noUi-handle:focus-visible,
 .kor-app .jupyter-widget-Collapse-header:focus-visible, .kor-app .lm-TabBar-tab:focus-visible
   {outline:3px solid #0072B2 !important; outline-offset:2px}
-.kor-app .widget-image {max-width:100%; height:auto}
+.kor-app .kor-chart-img {max-width:100%; height:auto}
 .kor-app .jupyter-button.mod-success {background-color:#1b6e3a; color:#fff}
 .kor-app .jupyter-button.mod-warning {background-color:#8a4b00; color:#fff}
 .kor-app .jupyter-button.mod-danger {background-color:#a11d1d; color:#fff}
@@ -146,8 +147,11 @@ def language_switch(on_change: Callable[[], None]) -> w.ToggleButtons:
     return toggle
 
 
-def chart_box(ax: Any, filename: str, *, alt: str = "", pdf: str = "eager") -> w.VBox:
+def chart_box(ax: Any, filename: str, *, alt: str, pdf: str = "eager") -> w.VBox:
     """The chart as an image with PNG and PDF download links (the file never leaves the page).
+
+    alt: the chart's text alternative in plain words (what it shows; WCAG 1.1.1), read
+    by a screen reader in place of the image (:class:`widgets.chart_image.ChartImage`).
 
     pdf: ``"eager"`` renders the PDF now; ``"on_demand"`` shows a button that renders it
     when pressed and puts the PDF link in its place. Why: rendering the PDF costs about
@@ -155,7 +159,7 @@ def chart_box(ax: Any, filename: str, *, alt: str = "", pdf: str = "eager") -> w
     dashboard) should not make every user wait for a file few of them download.
     """
     png = figure_bytes(ax, "png")
-    image = w.Image(value=png, format="png", layout=w.Layout(max_width="100%"))
+    image = ChartImage(png, alt=alt)
     if pdf != "on_demand":
         links = w.HTML(
             _download_link(filename, "png", png) + " " + _download_link(filename, "pdf", _pdf(ax))

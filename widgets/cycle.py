@@ -444,7 +444,11 @@ class CycleApp(FramedApp):
             ax = ev.plot()
             out.children = [
                 w.HTML(f"<h4>{t('cycle.app.chart')}</h4>"),
-                chart_box(ax, f"forbedring-maal-{goal['id']}"),
+                chart_box(
+                    ax,
+                    f"forbedring-maal-{goal['id']}",
+                    alt=t("a11y.chart.goal", verdict=ev.text()),
+                ),
                 message(ev.text(), "success" if ev.outcome == "improved" else "info"),
             ]
             import matplotlib.pyplot as plt

@@ -327,7 +327,7 @@ class QualityDashboard:
             chart_box(
                 fig.axes[0],
                 f"kor-trender-{self.group.value}",
-                alt=t("dash.tab.trends"),
+                alt=t("a11y.chart.trends"),
                 pdf="on_demand",
             )
         ]
@@ -340,7 +340,7 @@ class QualityDashboard:
         tables = r.tables()
         self.comparison_box.children = [
             w.HTML(f"<p>{html.escape(t('report.funnel.intro'))}</p>"),
-            chart_box(ax, "kor-trakt", alt=t("report.section.comparison"), pdf="on_demand"),
+            chart_box(ax, "kor-trakt", alt=t("a11y.chart.funnel"), pdf="on_demand"),
             w.HTML(report.html_table(tables["funnel"], "funnel")),
         ]
 
@@ -416,7 +416,17 @@ class QualityDashboard:
         ax = _client_chart(episode, self.model, self.case_flags)
         parts: list[w.Widget] = [
             w.HTML(f"<h4>{html.escape(t('dash.case.title', client=case['client']))}</h4>"),
-            chart_box(ax, f"kor-{case['client']}", alt=str(case["client"]), pdf="on_demand"),
+            chart_box(
+                ax,
+                f"kor-{case['client']}",
+                alt=t(
+                    "a11y.chart.client",
+                    client=case["client"],
+                    measure=episode.iloc[0]["outcome_measure"] or "ORS",
+                    alliance=episode.iloc[0]["alliance_measure"] or "SRS",
+                ),
+                pdf="on_demand",
+            ),
         ]
         marks = self._marks([int(case["episode"])])
         for mark in marks.itertuples(index=False):

@@ -32,6 +32,7 @@ class AppTile:
 
 APPS: tuple[AppTile, ...] = (
     AppTile("behandler.ipynb", "clinician", ("clinician", "team_lead", "admin")),
+    AppTile("mine_resultater.ipynb", "own_results", ("clinician", "team_lead", "admin")),
     AppTile("kvalitet.ipynb", "dashboard", ("team_lead", "quality_lead", "admin")),
     AppTile("bruker_spor_bruker.ipynb", "bsb", ("team_lead", "quality_lead", "admin")),
     AppTile("forbedring.ipynb", "cycle", ("clinician", "team_lead", "quality_lead", "admin")),

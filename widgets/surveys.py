@@ -41,6 +41,7 @@ from widgets.common import (
     guarded,
     message,
 )
+from widgets.slider import WholeSlider
 
 __all__ = ["surveys_app", "SurveysApp"]
 
@@ -51,9 +52,7 @@ _CSS = (
     "{background:#0072B2;color:#fff;font-weight:600}"
     ".bsb-question{font-size:1.15em;margin-top:14px;font-weight:600}"
     ".bsb-note{background:#f3f6f9;padding:10px;border-left:4px solid #0072B2;"
-    "font-style:italic}.bsb-slider .noUi-handle{width:34px!important;height:34px!important;"
-    "top:-13px!important;right:-17px!important;border-radius:50%}"
-    ".bsb-slider .noUi-target{height:10px}.bsb-skip input[type=checkbox]{width:26px;"
+    "font-style:italic}.bsb-skip input[type=checkbox]{width:26px;"
     "height:26px;margin-right:8px}.bsb-skip{min-height:44px;align-items:center}"
     ".bsb-nav button{min-height:56px;min-width:150px;font-size:1.1em}"
     "table.bsb-table td,table.bsb-table th{padding:4px 8px;border-bottom:1px solid #ddd}"
@@ -523,12 +522,13 @@ class SurveysApp(FramedApp):
             answered = current not in (None, "")
             if (high - low) // int(q.step or 1) + 1 <= _SCALE_BUTTONS:
                 return self._scale_control(name, low, high, int(q.step or 1), current)
-            slider = w.IntSlider(
+            slider = WholeSlider(  # a native range input, named by its question
                 value=int(float(current)) if answered else (low + high) // 2,
                 min=low,
                 max=high,
                 step=int(q.step or 1),
-                layout=w.Layout(width="90%", height="56px"),
+                description=q.label(lang),
+                layout=w.Layout(width="90%", min_height="56px"),
             )
             slider.add_class("bsb-slider")
             slider.add_class(f"bsb-q-{name}")
@@ -702,12 +702,13 @@ class SurveysApp(FramedApp):
         ax = plotting.likert_bars(
             dist[dist["respondent"] == "user"], form, title=t("surveys.report.chart_users")
         )
-        parts.append(chart_box(ax, "bsb-brukere"))
+        parts.append(chart_box(ax, "bsb-brukere", alt=t("a11y.chart.bsb_users")))
         gap_table = analysis.gaps(this, form)
         parts.append(
             chart_box(
                 plotting.gap_chart(gap_table, form, title=t("surveys.report.chart_gaps")),
                 "bsb-forskjeller",
+                alt=t("a11y.chart.bsb_gaps"),
             )
         )
         parts.append(
@@ -724,6 +725,7 @@ class SurveysApp(FramedApp):
                 chart_box(
                     plotting.change_chart(change, form, title=t("surveys.report.chart_change")),
                     "bsb-endring",
+                    alt=t("a11y.chart.bsb_change"),
                 )
             )
             parts.append(
@@ -786,6 +788,7 @@ class SurveysApp(FramedApp):
             chart_box(
                 plotting.theme_chart(counts, labels, title=t("surveys.comments.chart")),
                 "bsb-temaer",
+                alt=t("a11y.chart.bsb_themes"),
             )
         )
         parts.append(self._bulk_panel(comments, labels))

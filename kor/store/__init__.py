@@ -27,7 +27,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from kor import config, measures
+from kor import config, measures, raters
 from kor.access import (
     SYSTEM,
     Actor,
@@ -60,6 +60,9 @@ from kor.store.acting import verify_actors
 from kor.store.bulk import read_frames
 from kor.store.cycle import CycleStoreMixin
 from kor.store.grants import GrantStoreMixin
+from kor.store.hand_over import HandOverStoreMixin
+from kor.store.own_results import OwnResultsStoreMixin
+from kor.store.remote import REMOTE_FORM, RemoteStoreMixin
 from kor.store.supervision import SupervisionStoreMixin
 from kor.store.surveys import SurveyStoreMixin
 
@@ -158,7 +161,15 @@ def _sqlite_setup(engine: Engine) -> None:
 
 
 @verify_actors
-class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin, SupervisionStoreMixin):
+class Store(
+    SurveyStoreMixin,
+    CycleStoreMixin,
+    GrantStoreMixin,
+    SupervisionStoreMixin,
+    OwnResultsStoreMixin,
+    RemoteStoreMixin,
+    HandOverStoreMixin,
+):
     """A connection to the workbench database. Open with :meth:`open`.
 
     Every public method taking ``actor`` goes through :mod:`kor.store.acting`: it gets
@@ -339,7 +350,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin, SupervisionStore
         forged ``Actor("x", "admin")`` gets no more than x's stored role. The maintenance
         actor :data:`kor.access.SYSTEM` passes (see SECURITY.md for what this does and does
         not protect against)."""
-        if actor is SYSTEM:
+        if actor is SYSTEM or actor is REMOTE_FORM:
             return actor
         if not isinstance(actor, Actor) or "\x00" in actor.username:
             raise AccessDenied("error.unknown_user", username="")
@@ -556,12 +567,15 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin, SupervisionStore
         format: str = "individual",
         measurements: Mapping[str, Mapping[str, object]] | None = None,
         number: int | None = None,
+        rater: str = raters.DEFAULT_RATER,
     ) -> int:
         """Record a session and its measurements in one transaction; returns the session id.
 
         measurements: measure code -> {item: value}. Each is validated against its
         declaration (range, one decimal, all items) and against the client's age
         group and the session format; nothing is written if any check fails.
+        rater: who gave these ratings (:data:`kor.raters.RATERS`, default the client);
+        a parent's rating of the same session is added with :meth:`add_measurement`.
         """
         if format not in measures.FORMATS:
             raise ValidationError("error.bad_choice", field="format", choices="individual, group")
@@ -574,7 +588,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin, SupervisionStore
                 raise ValidationError("error.episode_closed", field="episode")
             if session_date < ep.start_date:
                 raise ValidationError("error.date_before_start", field="session_date")
-            scored = self._score_all(measurements or {}, ep.age_group, format)
+            scored = self._score_all(measurements or {}, ep.age_group, format, rater)
             if number is None:
                 number = (
                     1
@@ -601,13 +615,23 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin, SupervisionStore
                 raise ConflictError("error.conflict") from None
             self._audit(conn, actor, "create", "session", session_id, number=number)
             for code, values in scored.items():
-                self._insert_measurement(conn, actor, session_id, user_id, code, values)
+                self._insert_measurement(conn, actor, session_id, user_id, code, values, rater)
         return session_id
 
     def add_measurement(
-        self, actor: Actor, session_id: int, measure: str, values: Mapping[str, object]
+        self,
+        actor: Actor,
+        session_id: int,
+        measure: str,
+        values: Mapping[str, object],
+        *,
+        rater: str = raters.DEFAULT_RATER,
     ) -> int:
-        """Add one measure to a recorded session (e.g. the SRS at the end of the session)."""
+        """Add one measure to a recorded session (e.g. the SRS at the end of the session).
+
+        rater: who rated (default the client); a parent's or teacher's CORS beside the
+        child's own is one more measurement of the session (:mod:`kor.raters`).
+        """
         with self.engine.begin() as conn:
             srow = conn.execute(
                 sa.select(schema.session).where(schema.session.c.id == session_id)
@@ -615,18 +639,19 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin, SupervisionStore
             if srow is None:
                 raise ValidationError("error.not_found", field="session", what="session")
             ep = self._episode_for_write(conn, actor, srow.episode_id)
-            scored = self._score_all({measure: values}, ep.age_group, srow.format)
+            scored = self._score_all({measure: values}, ep.age_group, srow.format, rater)
             exists = conn.execute(
                 sa.select(schema.measurement.c.id).where(
                     schema.measurement.c.session_id == session_id,
                     schema.measurement.c.measure == measure,
+                    schema.measurement.c.rater == rater,
                 )
             ).first()
             if exists:
-                raise ValidationError("error.measure_twice", field="measure", measure=measure)
+                raise _measure_twice(measure, rater)
             user_id = self._user_id(conn, actor.username)
             return self._insert_measurement(
-                conn, actor, session_id, user_id, measure, scored[measure]
+                conn, actor, session_id, user_id, measure, scored[measure], rater
             )
 
     def correct_measurement(
@@ -673,13 +698,25 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin, SupervisionStore
         return version + 1
 
     def _score_all(
-        self, given: Mapping[str, Mapping[str, object]], age_group: str, format: str
+        self,
+        given: Mapping[str, Mapping[str, object]],
+        age_group: str,
+        format: str,
+        rater: str = raters.DEFAULT_RATER,
     ) -> dict[str, dict[str, float]]:
+        if rater not in raters.RATERS:
+            raise ValidationError(
+                "error.bad_choice", field="rater", choices=", ".join(raters.RATERS)
+            )
         scored: dict[str, dict[str, float]] = {}
         kinds: set[str] = set()
         for code, values in given.items():
             measure = measures.get(code)
             measures.check_fits(measure, age_group, format)
+            if rater != raters.DEFAULT_RATER and not raters.allows_collateral(
+                measure.kind, age_group
+            ):
+                raise ValidationError("error.rater_not_allowed", field="rater", measure=code)
             if measure.kind in kinds:
                 raise ValidationError("error.measure_twice", field="measure", measure=code)
             kinds.add(measure.kind)
@@ -694,6 +731,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin, SupervisionStore
         user_id: int,
         code: str,
         values: Mapping[str, float],
+        rater: str = raters.DEFAULT_RATER,
     ) -> int:
         measure = measures.get(code)
         items = dict(zip(ITEM_COLUMNS, [values[i] for i in measure.items], strict=False))
@@ -708,12 +746,14 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin, SupervisionStore
                     entered_by=user_id,
                     entered_at=_now(),
                     version=1,
+                    rater=rater,
                 )
                 .returning(schema.measurement.c.id)
             ).scalar_one()
         except sa.exc.IntegrityError:
-            raise ValidationError("error.measure_twice", field="measure", measure=code) from None
-        self._audit(conn, actor, "create", "measurement", mid, measure=code)
+            raise _measure_twice(code, rater) from None
+        collateral = {} if rater == raters.DEFAULT_RATER else {"rater": rater}
+        self._audit(conn, actor, "create", "measurement", mid, measure=code, **collateral)
         return mid
 
     # ------------------------------------------------------------- bulk loads
@@ -945,6 +985,7 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin, SupervisionStore
                 m.c.measure,
                 *[m.c[col] for col in item_columns()],  # those the registered measures use
                 m.c.total,
+                m.c.rater,  # kor.frames.session_table keeps the outcome rater's only
                 *(
                     []
                     if analysis_only
@@ -1051,6 +1092,15 @@ class Store(SurveyStoreMixin, CycleStoreMixin, GrantStoreMixin, SupervisionStore
         return None if row is None else json.loads(row.params)
 
 
+def _measure_twice(measure: str, rater: str) -> ValidationError:
+    """A measure given twice in a session by the same rater (named when not the client)."""
+    if rater == raters.DEFAULT_RATER:
+        return ValidationError("error.measure_twice", field="measure", measure=measure)
+    return ValidationError(
+        "error.measure_twice_rater", field="measure", measure=measure, rater=rater
+    )
+
+
 def _head_revision() -> str | None:
     """The newest migration's revision id, read from the migration files (no Alembic import)."""
     revisions: set[str] = set()
@@ -1089,6 +1139,8 @@ def _records(frame: pd.DataFrame, name: str) -> list[dict[str, Any]]:
         out["version"] = 1
     if name == "measurements":
         out["version"] = 1
+        if "rater" in out.columns:  # a blank rater is the client's own (kor.raters)
+            out["rater"] = out["rater"].where(out["rater"].notna(), raters.DEFAULT_RATER)
     for col in ("start_date", "end_date", "session_date"):
         if col in out.columns:
             dates = pd.to_datetime(out[col])

@@ -15,7 +15,8 @@ is known, 4. a client code not stored yet is a valid code (:mod:`kor.pseudonyms`
 5. the client's team and age group agree with the stored client (or, for a new
 client, with its first row in the file), 6. the session's date and format agree with
 the stored session (or its first row), 7. a measurement already stored (or given
-earlier in the file) has the same item values, within 1e-9 — then the row is counted
+earlier in the file) for the same session, measure and rater (``client`` when the file
+has no ``rater`` column) has the same item values, within 1e-9 — then the row is counted
 as ``unchanged``, otherwise it contradicts.
 
 If any row has a problem, every problem is returned, sorted by row, and nothing is
@@ -34,10 +35,12 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from kor import measures
 from kor.access import Actor
 from kor.errors import ValidationError
 from kor.frames import ITEM_COLUMNS
 from kor.pseudonyms import is_client_code
+from kor.raters import DEFAULT_RATER, RATERS, allows_collateral
 from kor.store import schema
 
 __all__ = ["ImportPlan", "plan_import", "read_stored", "write_plan"]
@@ -87,7 +90,12 @@ def read_stored(conn: Connection, codes: Iterable[str]) -> dict[str, pd.DataFram
         "client": [c.c.id, c.c.code, c.c.team_id, c.c.age_group],
         "episode": [e.c.id, e.c.client_id, e.c.start_date],
         "session": [s.c.id, s.c.episode_id, s.c.number, s.c.session_date, s.c.format],
-        "measurement": [m.c.session_id, m.c.measure, *[m.c[k] for k in ITEM_COLUMNS]],
+        "measurement": [
+            m.c.session_id,
+            m.c.measure,
+            m.c.rater,
+            *[m.c[k] for k in ITEM_COLUMNS],
+        ],
     }
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in columns}
     codes = list(codes)
@@ -142,13 +150,13 @@ def plan_import(
     f = rows.reset_index(drop=True)
     n = len(f)
     row_no = f["source_row"].astype("int64").to_numpy()
-    problem: list[tuple[int, str, str]] = []
+    problem: list[tuple[int, str, str, dict[str, Any]]] = []
     ok = np.ones(n, dtype=bool)
 
-    def fail(mask: np.ndarray, key: str, column: str) -> None:
+    def fail(mask: np.ndarray, key: str, column: str, **params: Any) -> None:  # noqa: ANN401
         nonlocal ok
         hit = np.asarray(mask, dtype=bool) & ok
-        problem.extend((int(r), key, column) for r in row_no[hit])
+        problem.extend((int(r), key, column, params) for r in row_no[hit])
         ok &= ~hit
 
     codes = f["client_code"].astype(object)
@@ -246,15 +254,25 @@ def plan_import(
     )
     session_id = have["session_id"]
 
-    # measurements: by session and measure; the same values again are "unchanged"
+    # measurements: by session, measure and rater; the same values again are "unchanged"
     items = [c for c in ITEM_COLUMNS if c in f.columns]
     values = f[items].astype("float64") if items else pd.DataFrame(index=f.index)
     for c in ITEM_COLUMNS:
         if c not in values:
             values[c] = np.nan
-    keys = pd.DataFrame({"session_id": session_id, "measure": f["measure"]})
-    stored_m = stored["measurement"].drop_duplicates(["session_id", "measure"])
-    have = keys.merge(stored_m, on=["session_id", "measure"], how="left", indicator=True)
+    rater = f["rater"] if "rater" in f.columns else pd.Series(DEFAULT_RATER, index=f.index)
+    rater = rater.astype(object).where(rater.notna() & rater.ne(""), DEFAULT_RATER)
+    fail(~rater.isin(RATERS).to_numpy(), "error.bad_choice", "rater", choices=", ".join(RATERS))
+    kinds = f["measure"].map({code: m.kind for code, m in measures.MEASURES.items()})
+    allowed = [allows_collateral(k, a) for k, a in zip(kinds, f["age_group"], strict=True)]
+    collateral = rater.ne(DEFAULT_RATER).to_numpy() & ~np.array(allowed, dtype=bool)
+    for code in pd.unique(f["measure"][collateral]):
+        fail(collateral & f["measure"].eq(code).to_numpy(), "error.rater_not_allowed", "rater",
+             measure=code)  # fmt: skip
+    keys = pd.DataFrame({"session_id": session_id, "measure": f["measure"], "rater": rater})
+    on = ["session_id", "measure", "rater"]
+    stored_m = stored["measurement"].drop_duplicates(on)
+    have = keys.merge(stored_m, on=on, how="left", indicator=True)
     is_stored = (have["_merge"] == "both").to_numpy()
     first = keys[ok & ~is_stored].drop_duplicates()
     defining = np.zeros(n, dtype=bool)
@@ -263,7 +281,7 @@ def plan_import(
     later = ok & ~is_stored & ~defining
     if later.any():  # a measurement given twice in the file: compare with its first row
         firsts = pd.concat([keys.loc[first.index], values.loc[first.index]], axis=1)
-        again = keys[later].merge(firsts, on=["session_id", "measure"], how="left")
+        again = keys[later].merge(firsts, on=on, how="left")
         reference.loc[later, list(ITEM_COLUMNS)] = again[list(ITEM_COLUMNS)].to_numpy()
     compare = ok & ~defining
     a, b = values.to_numpy(dtype="float64"), reference.to_numpy(dtype="float64")
@@ -274,7 +292,9 @@ def plan_import(
     if problem:
         problem.sort(key=lambda p: p[0])
         return ImportPlan(
-            problems=[ValidationError(key, row=r, column=col) for r, key, col in problem]
+            problems=[
+                ValidationError(key, row=r, column=col, **params) for r, key, col, params in problem
+            ]
         )
     new_measurements = pd.concat(
         [
@@ -283,6 +303,7 @@ def plan_import(
                     "id": np.arange(len(first), dtype="int64") + next_ids["measurement"],
                     "session_id": session_id[first.index].astype("int64").to_numpy(),
                     "measure": first["measure"].to_numpy(),
+                    "rater": first["rater"].to_numpy(),
                 }
             ),
             values.loc[first.index, list(ITEM_COLUMNS)].reset_index(drop=True),

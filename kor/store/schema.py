@@ -102,7 +102,9 @@ measurement = Table(
     Column("version", Integer, nullable=False, default=1),
     # items 5-10 of wider measures (plug-ins), added by migration 0006, hence last
     *(Column(f"item{k}", Float, nullable=True) for k in range(5, 11)),
-    UniqueConstraint("session_id", "measure", name="uq_measurement_session_measure"),
+    # who rated (kor.raters.RATERS), added by migration 0010: one measure per rater
+    Column("rater", String(12), nullable=False, default="client", server_default="client"),
+    UniqueConstraint("session_id", "measure", "rater", name="uq_measurement_session_measure_rater"),
 )
 
 audit = Table(

@@ -32,7 +32,7 @@ def _open(page, served: str) -> None:
 def _choose(page, label: str) -> None:
     page.locator(".kor-client-list select").select_option(label=label)
     page.wait_for_selector(".kor-chart-caption p", timeout=120_000)  # a busy shared machine
-    page.wait_for_selector(".kor-chart .widget-image", timeout=120_000)
+    page.wait_for_selector(".kor-chart img.kor-chart-img", timeout=120_000)
 
 
 def _sessions_shown(page) -> int:
@@ -115,7 +115,10 @@ def test_enter_ors_save_reload_and_the_point_is_on_the_chart(served, page, tmp_p
 
 
 #: Everything of the entry form that must be reachable with a finger.
-_FORM_PARTS = ".kor-form, .kor-form *, .kor-save, .kor-session-picker, .kor-chart .widget-image"
+_FORM_PARTS = (
+    ".kor-form, .kor-form *, .kor-save, .kor-session-picker, .kor-chart .kor-chart-img,"
+    " .kor-client-list, .kor-client-list select, .kor-caseload .widget-text"
+)
 
 _OUTSIDE = """(sel) => [...document.querySelectorAll(sel)]
   .filter(e => e.offsetParent !== null && e.getBoundingClientRect().width > 0)
@@ -148,12 +151,15 @@ def test_the_entry_form_fits_the_screen_and_the_save_is_confirmed_in_view(
     _choose(page, options[pick])
     page.wait_for_timeout(300)
     assert page.evaluate(_OUTSIDE, _FORM_PARTS) == []
-    line = page.locator(".kor-outcome-1 .noUi-target").bounding_box()
+    line = page.locator(".kor-outcome-1 input.kor-range").bounding_box()
     form = page.locator(".kor-form-outcome").bounding_box()
+    if width < 900:  # upright tablet and phone: the list is a picker above, the form full width
+        assert form["width"] >= 0.85 * width, form
+        assert page.locator(".kor-client-list select").bounding_box()["height"] <= 260
     assert line["width"] >= 0.8 * form["width"] - 40  # the line is the form's width
     assert line["width"] >= width * 0.3  # not 65 px in portrait
     assert "Svært dårlig" in page.locator(".kor-form-outcome").inner_text()
-    image = page.locator(".kor-chart .widget-image").bounding_box()
+    image = page.locator(".kor-chart img.kor-chart-img").bounding_box()
     # the chart is drawn 572 px wide with 14 pt (21.4 px) text: shown at this width
     assert 21.4 * image["width"] / 572 >= 12.0
     # a typed «12» is refused beside the box and leaves the line alone
@@ -176,3 +182,36 @@ def test_the_entry_form_fits_the_screen_and_the_save_is_confirmed_in_view(
     page.screenshot(path=str(SCREENSHOTS / f"behandler-lagret-{width}x{height}.png"))
     page.locator(".kor-chart").scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / f"behandler-graf-{width}x{height}.png"))
+
+
+def test_each_line_is_a_slider_named_by_its_item_and_moved_by_the_keyboard(served, page):
+    """The 0-10 line is a native range input: a screen reader finds «ORS: Individuelt»
+    (WCAG 4.1.2), and five presses of the right arrow move it 0,1 each (2.1.1): the
+    value box shows «0,5» and the line no longer counts as untouched. Nothing is saved."""
+    _open(page, served)
+    today = date.today().strftime("%d.%m.%Y")
+    rows = page.locator(".kor-client-list option").all_inner_texts()
+    _choose(page, next(o for o in rows if o.strip() and today not in o))
+    names = [f"ORS: {item}" for item in ("Individuelt", "Nære relasjoner", "Sosialt", "Generelt")]
+    names += [f"SRS: {item}" for item in ("Relasjon", "Mål og tema", "Tilnærming eller metode")]
+    for name in names:  # the accessible name as the browser computes it
+        assert page.get_by_role("slider", name=name, exact=True).count() == 1, name
+    line = page.get_by_role("slider", name="ORS: Individuelt", exact=True)
+    assert line.evaluate("e => e.tagName + ' ' + e.type") == "INPUT range"
+    assert (line.get_attribute("min"), line.get_attribute("max")) == ("0", "10")
+    assert line.get_attribute("step") == "0.1"
+    assert page.locator(".kor-outcome-1.kor-untouched").count() == 1
+    line.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    box = page.locator(".kor-value-outcome-1 input")
+    page.wait_for_function(
+        "() => document.querySelector('.kor-value-outcome-1 input').value === '0,5'",
+        timeout=10_000,
+    )
+    assert box.input_value() == "0,5" and line.input_value() == "0.5"
+    assert line.get_attribute("aria-valuetext") == "0,5"
+    assert page.locator(".kor-outcome-1.kor-untouched").count() == 0
+    assert "ikke satt" not in page.locator(".kor-form-outcome .kor-item").first.inner_text()
+    # the thumb is a finger's size: the line is at least 44 px high
+    assert line.bounding_box()["height"] >= 44

@@ -60,13 +60,13 @@ def test_create_project_tick_move_set_goal_log_a_change_and_see_the_chart(served
     page.locator(".kor-change-text input").fill("SRS på nettbrett i alle økter")
     page.locator(".kor-change-add").click()
     page.wait_for_selector(".kor-changes", timeout=30_000)
-    page.wait_for_selector(".widget-image", timeout=30_000)
+    page.wait_for_selector("img.kor-chart-img", timeout=30_000)
     assert page.locator("a.kor-download").count() >= 2
     assert "Regel:" in page.content()
     assert "Traceback" not in page.content()
     page.locator(".kor-cycle-project").scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "forbedring-prosjekt.png"), full_page=True)
-    page.locator(".widget-image").scroll_into_view_if_needed()
+    page.locator("img.kor-chart-img").scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "forbedring-diagram.png"))
 
     # the project list shows the project and its phase

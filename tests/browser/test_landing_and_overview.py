@@ -39,12 +39,12 @@ def test_the_root_opens_the_start_page_whose_tiles_lead_to_the_apps(served, page
 def test_overview_app_shows_the_sample_in_norwegian_and_switches_to_english(served, page):
     page.goto(served + "/voila/render/oversikt.ipynb", timeout=60_000)
     page.wait_for_selector("text=Oversikt over dataene", timeout=60_000)
-    page.wait_for_selector(".widget-image", timeout=30_000)
+    page.wait_for_selector("img.kor-chart-img", timeout=30_000)
     summary = page.locator(".kor-message").first.inner_text()
     # the team lead's own team, as in the charts below: not the service's 400 clients
     counts = re.search(r"(\d+) team · \d+ behandlere · (\d+) klienter", summary)
     assert counts and counts.group(1) == "1" and 0 < int(counts.group(2)) < 400, summary
-    assert page.locator(".widget-image").count() == 2
+    assert page.locator("img.kor-chart-img").count() == 2
     assert page.locator("a.kor-download").count() == 4
     assert "Traceback" not in page.content()
     page.screenshot(path=str(SCREENSHOTS / "oversikt.png"), full_page=True)

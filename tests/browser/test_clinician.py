@@ -215,3 +215,31 @@ def test_each_line_is_a_slider_named_by_its_item_and_moved_by_the_keyboard(serve
     assert "ikke satt" not in page.locator(".kor-form-outcome .kor-item").first.inner_text()
     # the thumb is a finger's size: the line is at least 44 px high
     assert line.bounding_box()["height"] >= 44
+
+
+def test_hand_over_survives_a_reload_and_the_page_holds_no_other_clients_code(served, page):
+    """The tablet is with the client: a reload (or a tap on the browser's back and
+    forward) opens the client's own form again, and no other client's code is anywhere
+    in the page's DOM; only the clinician's confirmed «Tilbake» ends it."""
+    _open(page, served)
+    today = date.today().strftime("%d.%m.%Y")
+    rows = [o for o in page.locator(".kor-client-list option").all_inner_texts() if o.strip()]
+    codes = {re.search(r"K\d+", o).group(0) for o in rows}
+    label = next(o for o in rows if today not in o)
+    client = re.search(r"K\d+", label).group(0)
+    _choose(page, label)
+    page.locator("button.kor-handover-outcome").click()
+    page.wait_for_selector(".kor-handover", timeout=15_000)
+    try:
+        page.reload(timeout=180_000)
+        page.wait_for_selector(".kor-clinician-ready", timeout=180_000)
+        page.wait_for_selector(".kor-handover .kor-form-handover", timeout=30_000)
+        dom = page.content()
+        assert [c for c in codes - {client} if c in dom] == []
+        assert page.locator(".kor-client-list option").count() == 0
+        assert page.locator(".kor-clinician-picker").count() == 0
+    finally:
+        page.locator("button.kor-handover-back").click()
+        page.locator("button.kor-handover-confirm").click()
+        page.wait_for_selector(".kor-handover", state="detached", timeout=30_000)
+    assert page.locator(".kor-clinician-picker select").is_visible()  # the caseload is back

@@ -129,8 +129,15 @@ def run(repeats: int, gap: float) -> dict[str, object]:
             page.wait_for_timeout(500)
             start = time.perf_counter()
             page.locator(".kor-save").first.click()
-            page.wait_for_selector(".kor-status .kor-success", state="attached", timeout=30_000)
+            page.wait_for_selector(
+                ".kor-status .kor-success, .kor-status .kor-error, .kor-value-error .kor-error",
+                state="attached",
+                timeout=30_000,
+            )
             confirms.append(time.perf_counter() - start)
+            refused = page.locator(".kor-status .kor-error, .kor-value-error .kor-error")
+            if refused.count():  # a benchmark of a refused save measures nothing
+                raise SystemExit("save refused: " + " | ".join(refused.all_inner_texts()))
             page.wait_for_function(f"() => ({_SESSIONS})() == '{before + 1}'", timeout=60_000)
             charts.append(time.perf_counter() - start)
         browser.close()

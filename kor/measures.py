@@ -168,6 +168,29 @@ class Measure:
         """Short domain label of one item (licensed wording if configured)."""
         return t(f"measure.{self.code}.item.{item}", language=language)
 
+    def anchors(self, item: str, language: str | None = None) -> tuple[str, str]:
+        """The low and high end anchors of an item's 0-10 line.
+
+        The licensed wording when the service configured it
+        (``measure.<CODE>.anchor[.<item>].low``), else the short default of the kind
+        (``measure.anchor.<kind>.low``); one place, so the clinician's form and the
+        remote form a client fills in at home read the same.
+        """
+        keys = i18n.catalog()
+        out = []
+        for end in ("low", "high"):
+            for key in (
+                f"measure.{self.code}.anchor.{item}.{end}",
+                f"measure.{self.code}.anchor.{end}",
+                f"measure.anchor.{self.kind}.{end}",
+            ):
+                if key in keys:
+                    out.append(t(key, language=language))
+                    break
+            else:
+                out.append("")
+        return out[0], out[1]
+
 
 ORS = Measure(
     code="ORS",

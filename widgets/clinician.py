@@ -29,7 +29,7 @@ from kor.access import Actor
 from kor.client_chart import client_chart
 from kor.errors import ValidationError
 from kor.flags import explain, rule_name
-from kor.i18n import catalog, get_language, t
+from kor.i18n import get_language, t
 from kor.model_registry import load_expected_model
 from kor.own_path import own_path
 from kor.store import Store, open_store
@@ -259,7 +259,7 @@ class _Form:
             "a11y.slider.label", measure=self.measure.code, item=self.measure.item_label(item)
         )
         self.pool[i].decimal_comma = get_language() == "nb"
-        low, high = (html.escape(a) for a in _anchors(self.measure, item))
+        low, high = (html.escape(a) for a in self.measure.anchors(item))
         lo, hi = (_num(v, self.measure.decimals) for v in self.measure.item_range)
         ends = f"<span>{lo} · {low}</span><span>{high} · {hi}</span>"
         self.anchors[i].value = f'<div class="kor-anchors">{ends}</div>'
@@ -348,25 +348,6 @@ class _Form:
             "touched": list(self.touched),
             "baseline": self.baseline,
         }
-
-
-def _anchors(measure: measures.Measure, item: str) -> tuple[str, str]:
-    """The line's end anchors: the licensed wording when the service configured it
-    (``measure.<CODE>.anchor[.<item>].low``), else the short default of the kind."""
-    keys = catalog()
-    out = []
-    for end in ("low", "high"):
-        for key in (
-            f"measure.{measure.code}.anchor.{item}.{end}",
-            f"measure.{measure.code}.anchor.{end}",
-            f"measure.anchor.{measure.kind}.{end}",
-        ):
-            if key in keys:
-                out.append(t(key))
-                break
-        else:
-            out.append("")
-    return out[0], out[1]
 
 
 class ClinicianApp:

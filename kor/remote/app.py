@@ -28,7 +28,7 @@ from tornado.httpserver import HTTPServer
 
 from kor import measures
 from kor.errors import KorError
-from kor.i18n import catalog, t
+from kor.i18n import t
 from kor.remote import tokens
 from kor.store.remote import REMOTE_FORM, LinkRefused
 
@@ -76,24 +76,6 @@ def _language(handler: tornado.web.RequestHandler) -> str:
     header = handler.request.headers.get("Accept-Language", "")
     first = header.split(",")[0].strip().lower()
     return "en" if first.startswith("en") else "nb"
-
-
-def _anchors(measure: measures.Measure, item: str, language: str) -> tuple[str, str]:
-    """The end anchors of an item's line, as the clinician app has them."""
-    keys = catalog()
-    out = []
-    for end in ("low", "high"):
-        for key in (
-            f"measure.{measure.code}.anchor.{item}.{end}",
-            f"measure.{measure.code}.anchor.{end}",
-            f"measure.anchor.{measure.kind}.{end}",
-        ):
-            if key in keys:
-                out.append(t(key, language=language))
-                break
-        else:
-            out.append("")
-    return out[0], out[1]
 
 
 class _Base(tornado.web.RequestHandler):
@@ -181,7 +163,7 @@ class _Base(tornado.web.RequestHandler):
         )
         for item in measure.items:
             label = html.escape(t(f"measure.{measure.code}.item.{item}", language=self.lang))
-            low, high = (html.escape(a) for a in _anchors(measure, item, self.lang))
+            low, high = (html.escape(a) for a in measure.anchors(item, self.lang))
             name = html.escape(item)
             parts.append(
                 f'<fieldset><legend><span id="l-{name}">{label}</span>'

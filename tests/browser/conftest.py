@@ -10,6 +10,7 @@ the login cookie from then on. Chromium is Debian's (``/usr/bin/chromium``, or
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
@@ -36,17 +37,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of a running ``kor app`` with the sample data."""
+@contextlib.contextmanager
+def serve_app(data: Path, **user: str) -> Iterator[str]:
+    """``kor app`` on a free loopback port with its own data directory ``data`` (the
+    sample loaded on first start), acting as ``user`` (``KOR_USER``, ``KOR_ROLE``,
+    ``KOR_TEAM``; none: the default local user). Yields the base URL; on exit stops the
+    server and fails if its log holds a traceback from our code."""
     port = _free_port()
-    data = tmp_path_factory.mktemp("served-data")
     env = {
         k: v
         for k, v in os.environ.items()
         if k not in ("KOR_DATABASE_URL", "KOR_USER", "KOR_ROLE", "KOR_TEAM")
     }
     env.update(KOR_DATA_DIR=str(data), KOR_LANGUAGE="nb", PYTHONUNBUFFERED="1", KOR_APP_TOKEN=TOKEN)
+    env.update(user)
     log = open(data / "server.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "kor.cli", "app", "--port", str(port)],
@@ -69,15 +73,24 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     else:
         proc.kill()
         pytest.fail("kor app did not answer within 120 s")
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
     server_log = (data / "server.log").read_text()
     assert "Traceback" not in server_log or "kor" not in server_log.split("Traceback", 1)[1][:2000]
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a running ``kor app`` with the sample data, as the default local user."""
+    with serve_app(tmp_path_factory.mktemp("served-data")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -6,18 +6,13 @@ module serves its own copy of the sample as BUP's team lead (the children's team
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import date
 
 import pytest
 
-from tests.browser.conftest import ROOT, SCREENSHOTS, TOKEN, _free_port
+from tests.browser.conftest import SCREENSHOTS, TOKEN, serve_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -28,47 +23,9 @@ CLINICIAN = "Kari Lundeby (BUP)"
 @pytest.fixture(scope="module")
 def served_bup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """Base URL of a ``kor app`` acting as the sample's BUP team lead, and its data dir."""
-    port = _free_port()
     data = tmp_path_factory.mktemp("served-bup")
-    env = {k: v for k, v in os.environ.items() if k != "KOR_DATABASE_URL"}
-    env.update(
-        KOR_DATA_DIR=str(data),
-        KOR_LANGUAGE="nb",
-        PYTHONUNBUFFERED="1",
-        KOR_APP_TOKEN=TOKEN,
-        KOR_USER="liv.kleppe",
-        KOR_ROLE="team_lead",
-        KOR_TEAM="BUP",
-    )
-    log = open(data / "server.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kor.cli", "app", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log.close()
-            pytest.fail("kor app exited: " + (data / "server.log").read_text()[-2000:])
-        try:
-            urllib.request.urlopen(url + "/", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("kor app did not answer within 120 s")
-    yield url, str(data)
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with serve_app(data, KOR_USER="liv.kleppe", KOR_ROLE="team_lead", KOR_TEAM="BUP") as url:
+        yield url, str(data)
 
 
 def _set_value(page, css: str, value: float) -> None:

@@ -276,7 +276,7 @@ def test_the_server_root_is_the_start_page_with_the_users_own_tools_first(accoun
     page.goto(f"{hub}/user/{CLINICIAN}/voila/tree", timeout=60_000)  # Voilà's own root too
     page.wait_for_selector(".kor-start a.kor-tile", timeout=90_000)
     own = page.locator("a.kor-tile:not(.kor-other) strong").all_inner_texts()
-    assert own == ["Behandler", "Forbedringsarbeid"]
+    assert own == ["Behandler", "Mine resultater", "Forbedringsarbeid"]
     page.locator(f'a.kor-tile[href^="{APP}"]').click()  # a relative link, under the prefix
     page.wait_for_url(f"{hub}/user/{CLINICIAN}/voila/render/{APP}?lang=nb", timeout=60_000)
     page.wait_for_selector(".kor-client-list", timeout=90_000)

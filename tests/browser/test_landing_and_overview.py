@@ -17,9 +17,9 @@ def test_the_root_opens_the_start_page_whose_tiles_lead_to_the_apps(served, page
     assert page.url == served + "/voila/render/start.ipynb"
     assert "KOR-arbeidsbenken" in page.content() and "Select items" not in page.content()
     tiles = page.locator("a.kor-tile")
-    assert tiles.count() == 6  # every app has a tile: the team lead's own first, then research
+    assert tiles.count() == 7  # every app has a tile: the team lead's own first, then research
     assert page.locator("text=Dine verktøy").count() == 1
-    assert page.locator("a.kor-tile:not(.kor-other)").count() == 5
+    assert page.locator("a.kor-tile:not(.kor-other)").count() == 6
     assert "guro.nesheim" in page.locator(".kor-who").inner_text()  # not an admin
     box = tiles.first.bounding_box()
     assert box is not None and box["height"] >= 88  # a touch target, not a text link

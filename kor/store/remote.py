@@ -155,13 +155,7 @@ class RemoteStoreMixin:
         d = sr.remote_draft
         with self.engine.begin() as conn:
             row = self._pending_draft(conn, actor, draft_id)
-            claimed = conn.execute(
-                d.update()
-                .where(d.c.id == row.id, d.c.status == "pending")
-                .values(status="confirmed", resolved_by=actor.username, resolved_at=_now())
-            ).rowcount
-            if claimed != 1:
-                raise ValidationError("error.remote.draft_gone", field="draft")
+            _resolve_draft(conn, row.id, "confirmed", actor)
         given = dict(values) if values is not None else json.loads(row.item_values)
         try:
             session_id = self.record_session(
@@ -185,16 +179,9 @@ class RemoteStoreMixin:
 
     def discard_remote_draft(self, actor: Actor, draft_id: int) -> None:
         """Discard a pending draft (kept, marked discarded, for the audit trail)."""
-        d = sr.remote_draft
         with self.engine.begin() as conn:
             row = self._pending_draft(conn, actor, draft_id)
-            done = conn.execute(
-                d.update()
-                .where(d.c.id == row.id, d.c.status == "pending")
-                .values(status="discarded", resolved_by=actor.username, resolved_at=_now())
-            ).rowcount
-            if done != 1:
-                raise ValidationError("error.remote.draft_gone", field="draft")
+            _resolve_draft(conn, row.id, "discarded", actor)
             self._audit(conn, actor, "discard", "remote_draft", row.id)
 
     def _pending_draft(self, conn: Any, actor: Actor, draft_id: int) -> Any:
@@ -317,3 +304,16 @@ class RemoteStoreMixin:
                 by="code" if code else "token",
             )
         return row, reason
+
+
+def _resolve_draft(conn: Any, draft_id: int, status: str, actor: Actor) -> None:
+    """Mark a pending draft ``status`` in one conditional update, so it is resolved once:
+    a second confirm or discard (another tab, a double tap) finds it gone."""
+    d = sr.remote_draft
+    done = conn.execute(
+        d.update()
+        .where(d.c.id == draft_id, d.c.status == "pending")
+        .values(status=status, resolved_by=actor.username, resolved_at=_now())
+    ).rowcount
+    if done != 1:
+        raise ValidationError("error.remote.draft_gone", field="draft")

@@ -13,6 +13,7 @@ from datetime import date
 import pytest
 
 from tests.browser.conftest import SCREENSHOTS, TOKEN, serve_app
+from tests.browser.test_clinician import _set_slider
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -26,14 +27,6 @@ def served_bup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     data = tmp_path_factory.mktemp("served-bup")
     with serve_app(data, KOR_USER="liv.kleppe", KOR_ROLE="team_lead", KOR_TEAM="BUP") as url:
         yield url, str(data)
-
-
-def _set_value(page, css: str, value: float) -> None:
-    box = page.locator(css.replace(".kor-", ".kor-value-", 1) + " input")
-    box.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.type(f"{value:.1f}".replace(".", ","))
-    page.keyboard.press("Enter")
 
 
 def test_a_parents_cors_is_entered_in_the_childs_session(browser, served_bup):
@@ -61,7 +54,7 @@ def test_a_parents_cors_is_entered_in_the_childs_session(browser, served_bup):
         assert button.bounding_box()["height"] >= 44  # a finger's size
     # the child's own CORS first
     for i, v in enumerate((4.0, 5.0, 4.5, 4.0), start=1):
-        _set_value(page, f".kor-outcome-{i}", v)
+        _set_slider(page, f".kor-outcome-{i}", v)
     page.locator(".kor-save button, button.kor-save").first.click()
     page.wait_for_selector(".kor-status .kor-success", timeout=15_000)
     assert "CORS 17,5" in page.locator(".kor-status").inner_text()
@@ -72,7 +65,7 @@ def test_a_parents_cors_is_entered_in_the_childs_session(browser, served_bup):
         timeout=10_000,
     )
     for i, v in enumerate((7.0, 6.5, 6.0, 7.0), start=1):
-        _set_value(page, f".kor-outcome-{i}", v)
+        _set_slider(page, f".kor-outcome-{i}", v)
     picker.scroll_into_view_if_needed()
     page.evaluate("() => window.scrollBy(0, -80)")  # the session row above the picker too
     page.screenshot(path=str(SCREENSHOTS / "behandler-forelder-skjema.png"))
